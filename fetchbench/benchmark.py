@@ -1,0 +1,69 @@
+"""The main pipeline, visible in one place: targets → plan → runner → results → report."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+
+from fetchbench.errors import EXIT_INTERRUPTED, EXIT_OK
+from fetchbench.options import RunOptions
+
+
+def run_benchmark(options: RunOptions) -> int:
+    """Measure every planned run, save as we go, print the tables."""
+    from fetchbench import targets
+    from fetchbench.progress import progress_factory
+    from fetchbench.report import render
+    from fetchbench.results import NullWriter, ResultsWriter
+    from fetchbench.runner import FetchOptions, Interrupted, Runner, build_plan
+    from fetchbench.strategies import STRATEGIES
+
+    file_urls = None if options.embedded else targets.load_url_file(options.urls_file or "")
+    with _targets(options, file_urls) as (urls, target_info):
+        writer = (
+            ResultsWriter(options.output_dir, options=options.as_dict(), targets=target_info)
+            if options.save
+            else NullWriter(options=options.as_dict(), targets=target_info)
+        )
+        plan = build_plan(
+            [STRATEGIES[name] for name in options.strategies],
+            options.workers, options.cpus, options.repeat, options.warmup, len(urls),
+        )
+        fetch_options = FetchOptions(
+            options.timeout, options.max_bytes, options.keepalive, options.max_time
+        )
+        runner = Runner(urls, fetch_options, writer, progress_factory(len(urls), options.quiet))
+        try:
+            runner.run(plan)
+        except Interrupted as stop:
+            path = writer.close(complete=False, interrupted_at=stop.where)
+            where = f"; finished runs saved to {path}" if options.save else ""
+            print(f"fetchbench: interrupted during {stop.where}{where}", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        path = writer.close(complete=True)
+    print(render(writer.summary(), options.output_format))
+    if options.save and not options.quiet:
+        print(f"fetchbench: results saved to {path}", file=sys.stderr)
+    return EXIT_OK
+
+
+@contextlib.contextmanager
+def _targets(options: RunOptions, file_urls: list[str] | None) -> Iterator[tuple[list[str], dict]]:
+    """The URL list, with the embedded server running around it when needed."""
+    if file_urls is not None:
+        yield file_urls, {"source": options.urls_file, "count": len(file_urls)}
+        return
+    from fetchbench.server import EmbeddedServer
+    from fetchbench.targets import embedded_mix
+
+    with EmbeddedServer() as server:
+        urls = embedded_mix(server.base_url, options.url_count, options.delay,
+                            options.size, options.seed)
+        yield urls, {
+            "source": "embedded",
+            "count": len(urls),
+            "delay": list(options.delay),
+            "size": list(options.size),
+            "seed": options.seed,
+        }

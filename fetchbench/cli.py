@@ -1,0 +1,246 @@
+"""Command line: parse and validate options, dispatch, map errors to exit statuses.
+
+No measuring happens here. Heavy modules (pandas, requests, gevent) are
+imported only by the command that needs them, so ``--help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import os
+import sys
+from collections.abc import Callable, Sequence
+
+from fetchbench import __version__
+from fetchbench.errors import EXIT_INTERRUPTED, FetchbenchError, UsageError
+from fetchbench.options import FORMATS, RunOptions
+
+SUBCOMMANDS = ("serve", "show")
+
+DESCRIPTION = """\
+Benchmark concurrent URL fetching: serial, process, thread, gevent-spawn and
+gevent-pool on the same URL list, side by side. With no URLS_FILE, fetchbench
+starts its own HTTP server on 127.0.0.1 and fetches a built-in mix.
+"""
+
+EPILOG = """\
+other commands:
+  fetchbench serve [--host H] [--port P]   run the embedded test server
+  fetchbench show RESULTS.json             print the tables of a saved run
+
+exit statuses: 0 ok, 1 regression found, 2 usage or input error, 130 interrupted
+"""
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line and exit status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``fetchbench`` command; returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        command = _command_for(args)
+        return command(args[1:] if args and args[0] in SUBCOMMANDS else args)
+    except FetchbenchError as exc:
+        print(f"fetchbench: error: {exc}", file=sys.stderr)
+        return exc.exit_status
+    except KeyboardInterrupt:
+        print("fetchbench: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # stdout closed early (e.g. piped into `head`): not an error of ours
+        sys.stderr.close()
+        return 0
+
+
+def _command_for(args: list[str]) -> Callable[[list[str]], int]:
+    if args and args[0] == "serve":
+        return serve_command
+    if args and args[0] == "show":
+        return show_command
+    return run_command
+
+
+# -- run ---------------------------------------------------------------------
+
+
+def run_parser() -> Parser:
+    """The parser of the main command (also the one ``--help`` shows)."""
+    parser = Parser(
+        prog="fetchbench",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("urls_file", nargs="?", metavar="URLS_FILE",
+                        help="one http(s) URL per line; '#' comments and blank lines skipped")
+    parser.add_argument("--version", action="version", version=f"fetchbench {__version__}")
+    what = parser.add_argument_group("what to run")
+    what.add_argument("-s", "--strategy", default="all", metavar="LIST",
+                      help="'all' or a comma list of serial, process, thread, gevent-spawn, "
+                           "gevent-pool (default: all)")
+    what.add_argument("-w", "--workers", metavar="LIST",
+                      help="pool size(s) for process, thread and gevent-pool, e.g. 20 or "
+                           "1,8,64 or 1..64x2 (default: process = CPUs of the run, "
+                           "thread and gevent-pool = 20)")
+    what.add_argument("-c", "--cpus", metavar="LIST",
+                      help="CPU counts to pin each run to, e.g. 1,2 (default: all available)")
+    what.add_argument("--repeat", type=int, default=1, metavar="K",
+                      help="recorded rounds of every run, interleaved (default: 1)")
+    what.add_argument("--warmup", type=int, default=0, metavar="W",
+                      help="unrecorded rounds before them (default: 0)")
+    fetch = parser.add_argument_group("how to fetch")
+    fetch.add_argument("--timeout", default="10", metavar="SECONDS",
+                       help="per connect/read timeout, e.g. 10 or 500ms (default: 10 s)")
+    fetch.add_argument("--max-bytes", default="100MiB", metavar="SIZE",
+                       help="body size beyond which a request is 'too_large' (default: 100MiB)")
+    fetch.add_argument("--max-time", metavar="SECONDS",
+                       help="bound on one strategy run; URLs not started by then are "
+                            "recorded as 'not_run' (default: none)")
+    fetch.add_argument("--no-keepalive", action="store_true",
+                       help="a new connection for every request")
+    embedded = parser.add_argument_group("embedded targets (no URLS_FILE)")
+    embedded.add_argument("--urls", default="200", metavar="N",
+                          help="number of URLs in the built-in mix (default: 200)")
+    embedded.add_argument("--delay", default="0..100ms", metavar="D|LO..HI",
+                          help="server delay per URL, fixed or a uniform range "
+                               "(default: 0..100ms)")
+    embedded.add_argument("--size", default="1KiB..256KiB", metavar="B|LO..HI",
+                          help="body size per URL, fixed or a log-uniform range "
+                               "(default: 1KiB..256KiB)")
+    embedded.add_argument("--seed", default="20261127", metavar="N",
+                          help="seed of the mix, so two runs fetch the same list")
+    out = parser.add_argument_group("output")
+    out.add_argument("-f", "--format", default="table", choices=FORMATS,
+                     help="what to print on stdout (default: table)")
+    out.add_argument("-o", "--output", default="results", metavar="DIR",
+                     help="where results are saved (default: ./results)")
+    out.add_argument("--no-save", action="store_true", help="do not save results")
+    out.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    return parser
+
+
+def run_command(args: list[str]) -> int:
+    """``fetchbench [URLS_FILE] [options]``: measure, save, print."""
+    options = parse_run_options(args)
+    from fetchbench.benchmark import run_benchmark
+
+    return run_benchmark(options)
+
+
+def parse_run_options(args: Sequence[str]) -> RunOptions:
+    """Turn the command line into validated RunOptions (or raise UsageError)."""
+    from fetchbench import targets
+
+    ns = run_parser().parse_args(args)
+    embedded_flags = {"--urls", "--delay", "--size", "--seed"}
+    if ns.urls_file is not None:
+        given = sorted(f for f in embedded_flags if any(a.split("=")[0] == f for a in args))
+        if given:
+            raise UsageError(f"{given[0]}: applies only to the embedded targets (no URLS_FILE)")
+    available = len(os.sched_getaffinity(0))
+    cpus = (
+        tuple(targets.parse_int_list(ns.cpus, "--cpus")) if ns.cpus else (available,)
+    )
+    if max(cpus) > available:
+        raise UsageError(f"--cpus: asked for {max(cpus)} CPUs but only {available} are available")
+    delay = targets.parse_range(ns.delay, lambda t: targets.parse_duration(t, "--delay"))
+    size = targets.parse_range(ns.size, lambda t: targets.parse_size(t, "--size"))
+    max_time = None if ns.max_time is None else _positive(
+        targets.parse_duration(ns.max_time, "--max-time"), "--max-time")
+    return RunOptions(
+        urls_file=ns.urls_file,
+        strategies=parse_strategies(ns.strategy),
+        workers=tuple(targets.parse_int_list(ns.workers, "--workers")) if ns.workers else None,
+        cpus=cpus,
+        repeat=_at_least(ns.repeat, 1, "--repeat"),
+        warmup=_at_least(ns.warmup, 0, "--warmup"),
+        timeout=_positive(targets.parse_duration(ns.timeout, "--timeout"), "--timeout"),
+        max_bytes=int(_positive(targets.parse_size(ns.max_bytes, "--max-bytes"), "--max-bytes")),
+        max_time=max_time,
+        keepalive=not ns.no_keepalive,
+        url_count=_at_least(_int(ns.urls, "--urls"), 1, "--urls"),
+        delay=delay,
+        size=size,
+        seed=_int(ns.seed, "--seed"),
+        output_format=ns.format,
+        output_dir=ns.output,
+        save=not ns.no_save,
+        quiet=ns.quiet,
+    )
+
+
+def parse_strategies(text: str) -> tuple[str, ...]:
+    """'all' or a comma list of known names; suggests the nearest on a typo."""
+    from fetchbench.strategies import ALL, STRATEGIES
+
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise UsageError("--strategy: give 'all' or a comma list of strategies")
+    chosen: list[str] = []
+    for name in names:
+        if name == "all":
+            chosen.extend(ALL)
+            continue
+        if name not in STRATEGIES:
+            near = difflib.get_close_matches(name, [*STRATEGIES, "all"], n=1)
+            hint = f" (did you mean '{near[0]}'?)" if near else f" (known: {', '.join(ALL)})"
+            raise UsageError(f"--strategy: unknown strategy '{name}'{hint}")
+        chosen.append(name)
+    return tuple(dict.fromkeys(chosen))
+
+
+def _int(text: str, option: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise UsageError(f"{option}: not an integer: '{text}'") from None
+
+
+def _at_least(value: int, low: int, option: str) -> int:
+    if value < low:
+        raise UsageError(f"{option}: must be at least {low}, got {value}")
+    return value
+
+
+def _positive(value: float, option: str) -> float:
+    if value <= 0:
+        raise UsageError(f"{option}: must be greater than zero")
+    return value
+
+
+# -- serve, show ---------------------------------------------------------------
+
+
+def serve_command(args: list[str]) -> int:
+    """``fetchbench serve``: the embedded server in the foreground."""
+    parser = Parser(prog="fetchbench serve",
+                    description="Run the embedded HTTP test server until Ctrl-C.")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (default: 127.0.0.1; others get a warning)")
+    parser.add_argument("--port", type=int, default=0, help="port (default: 0, any free)")
+    ns = parser.parse_args(args)
+    if not 0 <= ns.port <= 65535:
+        raise UsageError(f"--port: out of range: {ns.port}")
+    from fetchbench.server import run_foreground
+
+    return run_foreground(ns.host, ns.port)
+
+
+def show_command(args: list[str]) -> int:
+    """``fetchbench show FILE``: the tables of a saved run, never re-measured."""
+    parser = Parser(prog="fetchbench show", description="Print the tables of a saved run.")
+    parser.add_argument("file", metavar="RESULTS.json")
+    parser.add_argument("-f", "--format", default="table", choices=FORMATS)
+    ns = parser.parse_args(args)
+    from fetchbench.report import render
+    from fetchbench.results import load_results
+
+    results = load_results(ns.file)
+    print(render(results.summary, ns.format))
+    return 0

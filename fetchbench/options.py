@@ -1,0 +1,40 @@
+"""The validated options of a benchmark run: a frozen object, no parsing here."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+FORMATS = ("table", "markdown", "csv", "json")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Everything a run needs, checked by the CLI before anything is measured."""
+
+    urls_file: str | None
+    strategies: tuple[str, ...]
+    workers: tuple[int, ...] | None  # None: each strategy's default
+    cpus: tuple[int, ...]
+    repeat: int = 1
+    warmup: int = 0
+    timeout: float = 10.0
+    max_bytes: int = 100 * 1024 * 1024
+    max_time: float | None = None
+    keepalive: bool = True
+    url_count: int = 200
+    delay: tuple[float, float] = (0.0, 0.1)
+    size: tuple[int, int] = (1024, 256 * 1024)
+    seed: int = 20261127
+    output_format: str = "table"
+    output_dir: str = "results"
+    save: bool = True
+    quiet: bool = False
+
+    @property
+    def embedded(self) -> bool:
+        """True when fetchbench serves its own targets."""
+        return self.urls_file is None
+
+    def as_dict(self) -> dict:
+        """A JSON-ready copy, as saved in the results file."""
+        return asdict(self)

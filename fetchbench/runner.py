@@ -1,0 +1,354 @@
+"""Run the plan: one fresh child interpreter per (strategy, cpus, workers, round).
+
+The parent never fetches and never imports gevent. For each planned run it
+starts ``python -m fetchbench.worker``, feeds it the job, streams its
+records into the results sink as they arrive, samples the memory of the
+child and all its descendants, and takes its CPU time from ``wait4``.
+Whatever happens to the child, every URL of the run ends with a record.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from fetchbench.record import Record, RunMeta
+from fetchbench.strategies import Strategy
+
+MEMORY_SAMPLE_SECONDS = 0.05
+INTERRUPT_GRACE_SECONDS = 5.0
+MAX_TIME_GRACE_SECONDS = 5.0
+
+
+class ResultsSink(Protocol):
+    """Where records and run metadata go (``results.ResultsWriter``)."""
+
+    def add_records(self, records: Sequence[Record]) -> None: ...
+    def add_run(self, meta: RunMeta) -> None: ...
+    def save(self, complete: bool, interrupted_at: str | None = None) -> object: ...
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    """One strategy run of the plan."""
+
+    strategy: Strategy
+    workers: int
+    cpus: int
+    round: int  # 1-based; warm-up rounds are 0 and not recorded
+    warmup: bool = False
+
+    def describe(self) -> str:
+        """e.g. ``thread workers=20 cpus=2 round=1``."""
+        kind = "warm-up" if self.warmup else f"round={self.round}"
+        return f"{self.strategy.name} workers={self.workers} cpus={self.cpus} {kind}"
+
+
+@dataclass(frozen=True)
+class FetchOptions:
+    """What every child needs to fetch the way the user asked."""
+
+    timeout: float = 10.0
+    max_bytes: int = 100 * 1024 * 1024
+    keepalive: bool = True
+    max_time: float | None = None
+
+
+class Interrupted(Exception):
+    """Ctrl-C during a run; ``where`` names the run that was going on."""
+
+    def __init__(self, where: str) -> None:
+        super().__init__(where)
+        self.where = where
+
+
+def build_plan(
+    strategies: Sequence[Strategy],
+    workers: Sequence[int] | None,
+    cpus: Sequence[int],
+    repeat: int = 1,
+    warmup: int = 0,
+    url_count: int = 1,
+) -> list[PlannedRun]:
+    """Warm-up rounds first, then ``repeat`` interleaved rounds (A B C A B C)."""
+    plan: list[PlannedRun] = []
+    for number in range(1, warmup + repeat + 1):
+        is_warmup = number <= warmup
+        for cpu_count in cpus:
+            for strategy in strategies:
+                for count in _worker_counts(strategy, workers, cpu_count, url_count):
+                    plan.append(
+                        PlannedRun(strategy, count, cpu_count,
+                                   0 if is_warmup else number - warmup, is_warmup)
+                    )
+    return plan
+
+
+def _worker_counts(
+    strategy: Strategy, workers: Sequence[int] | None, cpus: int, url_count: int
+) -> list[int]:
+    if not strategy.pooled or not workers:
+        return [strategy.default_workers(cpus, url_count)]
+    return list(workers)
+
+
+def cpu_ids_for(count: int) -> list[int]:
+    """The first ``count`` CPUs this process may run on."""
+    return sorted(os.sched_getaffinity(0))[:count]
+
+
+class Runner:
+    """Executes a plan against one URL list, streaming into a sink."""
+
+    def __init__(
+        self,
+        urls: Sequence[str],
+        options: FetchOptions,
+        sink: ResultsSink,
+        progress: Callable[[PlannedRun], ProgressLike] | None = None,
+    ) -> None:
+        self.urls = urls
+        self.options = options
+        self.sink = sink
+        self.progress = progress
+
+    def run(self, plan: Sequence[PlannedRun]) -> list[RunMeta]:
+        """Run every planned run in order, saving after each one."""
+        metas: list[RunMeta] = []
+        for planned in plan:
+            bar = self.progress(planned) if self.progress else None
+            try:
+                meta = self.run_one(planned, bar)
+            finally:
+                if bar is not None:
+                    bar.close()
+            if not planned.warmup:
+                metas.append(meta)
+                self.sink.save(complete=False)
+        return metas
+
+    def run_one(self, planned: PlannedRun, bar: ProgressLike | None = None) -> RunMeta:
+        """One child, one strategy run; raises Interrupted on Ctrl-C (after saving)."""
+        child = ChildRun(planned, self.urls, self.options)
+
+        def accept(records: list[Record]) -> None:
+            if not planned.warmup:
+                self.sink.add_records(records)
+            if bar is not None:
+                bar.update(len(records))
+
+        try:
+            meta = child.run(accept)
+        except KeyboardInterrupt:
+            meta = child.stop(accept)
+            self.sink.add_run(meta)
+            raise Interrupted(planned.describe()) from None
+        if not planned.warmup:
+            self.sink.add_run(meta)
+        return meta
+
+
+class ProgressLike(Protocol):
+    """The bit of tqdm the runner uses."""
+
+    def update(self, n: int) -> object: ...
+    def close(self) -> None: ...
+
+
+class ChildRun:
+    """One child interpreter running one strategy over the URL list."""
+
+    def __init__(self, planned: PlannedRun, urls: Sequence[str], options: FetchOptions) -> None:
+        self.planned = planned
+        self.urls = urls
+        self.options = options
+        self.cpu_ids = cpu_ids_for(planned.cpus)
+        self.seen = bytearray(len(urls))
+        self.lines: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self.child_meta: dict | None = None
+        self.peak_rss = 0
+        self.process: subprocess.Popen[bytes] | None = None
+        self._stop_sampling = threading.Event()
+
+    def job(self) -> dict:
+        """The JSON header the worker reads first."""
+        planned, options = self.planned, self.options
+        return {
+            "strategy": planned.strategy.name,
+            "module": planned.strategy.module,
+            "uses_gevent": planned.strategy.uses_gevent,
+            "workers": planned.workers,
+            "cpus": planned.cpus,
+            "cpu_ids": self.cpu_ids,
+            "round": planned.round,
+            "timeout": options.timeout,
+            "max_bytes": options.max_bytes,
+            "keepalive": options.keepalive,
+            "max_time": options.max_time,
+        }
+
+    def run(self, accept: Callable[[list[Record]], None]) -> RunMeta:
+        """Start the child and stream its output until it exits."""
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "fetchbench.worker"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+        )
+        threading.Thread(target=self._feed, daemon=True).start()
+        threading.Thread(target=self._read, daemon=True).start()
+        threading.Thread(target=self._sample_memory, daemon=True).start()
+        deadline = None
+        if self.options.max_time is not None:
+            deadline = (
+                _now() + self.options.max_time + self.options.timeout + MAX_TIME_GRACE_SECONDS
+            )
+        self._drain(accept, deadline)
+        return self._finish(accept, "")
+
+    def stop(self, accept: Callable[[list[Record]], None]) -> RunMeta:
+        """Ctrl-C: ask the child to stop, keep what it finished, leave nothing running."""
+        if self.process is None:
+            return self._finish(accept, "interrupted before start")
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                self.process.send_signal(signal.SIGINT)
+        self._drain(accept, _now() + INTERRUPT_GRACE_SECONDS)
+        return self._finish(accept, "interrupted")
+
+    def _feed(self) -> None:
+        assert self.process is not None and self.process.stdin is not None
+        try:
+            with self.process.stdin as stdin:
+                stdin.write((json.dumps(self.job()) + "\n").encode())
+                stdin.writelines((url + "\n").encode() for url in self.urls)
+        except (BrokenPipeError, OSError):
+            pass  # the child died early; _finish accounts for every URL
+
+    def _read(self) -> None:
+        assert self.process is not None and self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
+
+    def _sample_memory(self) -> None:
+        import psutil
+
+        assert self.process is not None
+        try:
+            root = psutil.Process(self.process.pid)
+        except psutil.Error:
+            return
+        while not self._stop_sampling.wait(MEMORY_SAMPLE_SECONDS):
+            try:
+                members = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                return
+            total = 0
+            for member in members:
+                try:
+                    total += member.memory_info().rss
+                except psutil.Error:
+                    continue
+            self.peak_rss = max(self.peak_rss, total)
+
+    def _drain(self, accept: Callable[[list[Record]], None], deadline: float | None) -> None:
+        """Handle the child's lines until EOF (or the deadline: then kill it)."""
+        while True:
+            timeout = None if deadline is None else max(0.0, deadline - _now())
+            try:
+                line = self.lines.get(timeout=timeout)
+            except queue.Empty:
+                self._kill()
+                return
+            if line is None:
+                return
+            self._handle(line, accept)
+
+    def _handle(self, line: bytes, accept: Callable[[list[Record]], None]) -> None:
+        message = json.loads(line)
+        rows = message.get("records")
+        if rows is not None:
+            records = [Record(*row) for row in rows]
+            for record in records:
+                self.seen[record.index] = 1
+            accept(records)
+        elif "meta" in message:
+            self.child_meta = message["meta"]
+
+    def _kill(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+
+    def _finish(self, accept: Callable[[list[Record]], None], why: str) -> RunMeta:
+        """Reap the child, account for every URL, and build the RunMeta."""
+        self._stop_sampling.set()
+        cpu_s, status = 0.0, None
+        if self.process is not None:
+            status, cpu_s = self._reap()
+        child = self.child_meta or {}
+        complete = bool(child.get("complete", False)) and not why
+        note = why or child.get("note", "")
+        if not child and not why:
+            note = f"worker exited with status {status} before reporting"
+        error = "not_run" if why else "worker_died"
+        self._account_for_missing(accept, error, note)
+        planned = self.planned
+        return RunMeta(
+            strategy=planned.strategy.name,
+            workers=planned.workers,
+            cpus=planned.cpus,
+            round=planned.round,
+            wall_s=float(child.get("wall_s", 0.0)),
+            cpu_s=cpu_s,
+            peak_rss_mib=self.peak_rss / 2**20,
+            complete=complete,
+            note=note,
+            cpu_ids=list(self.cpu_ids),
+            probe=dict(child.get("probe", {})),
+        )
+
+    def _reap(self) -> tuple[int, float]:
+        """Wait for the child (killing it after a grace period) with ``wait4``,
+        which also gives the CPU time of the child and every descendant it reaped."""
+        assert self.process is not None
+        pid = self.process.pid
+        give_up = _now() + INTERRUPT_GRACE_SECONDS
+        while True:
+            reaped, wait_status, usage = os.wait4(pid, os.WNOHANG)
+            if reaped:
+                break
+            if _now() >= give_up:
+                self.process.kill()
+                _, wait_status, usage = os.wait4(pid, 0)
+                break
+            time.sleep(0.01)
+        status = os.waitstatus_to_exitcode(wait_status)
+        self.process.returncode = status
+        return status, usage.ru_utime + usage.ru_stime
+
+    def _account_for_missing(
+        self, accept: Callable[[list[Record]], None], error: str, note: str
+    ) -> None:
+        planned = self.planned
+        missing = [
+            Record(planned.strategy.name, planned.workers, planned.cpus, planned.round,
+                   index, self.urls[index], error=error, message=note or error)
+            for index, seen in enumerate(self.seen)
+            if not seen
+        ]
+        if missing:
+            accept(missing)
+
+
+def _now() -> float:
+    return time.monotonic()

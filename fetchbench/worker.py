@@ -1,0 +1,164 @@
+"""The fresh child interpreter of one strategy run.
+
+Started as ``python -m fetchbench.worker`` by the runner. It reads a job
+(one JSON line, then one URL per line) from stdin, pins itself to its CPUs,
+monkey-patches gevent *first* when the strategy needs it, runs the strategy
+and streams records back on its original stdout as JSON lines:
+
+    {"records": [[field, ...], ...]}   batches, in RECORD_FIELDS order
+    {"meta": {...}}                    last: wall time, completeness, probe
+
+Only stdlib modules are imported before the patch, so nothing in the
+process ever sees an unpatched socket (or, for other strategies, a patched
+one). Anything the strategy prints goes to stderr, never into the data.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from typing import Any
+
+FLUSH_RECORDS = 256
+FLUSH_SECONDS = 0.05
+EXIT_INTERRUPTED = 130
+
+
+class Emitter:
+    """Batches records and writes them to the data descriptor; thread-safe."""
+
+    def __init__(self, fd: int, count: int) -> None:
+        self.fd = fd
+        self.seen = bytearray(count)
+        self.lock = threading.Lock()
+        self.rows: list[tuple] = []
+        self.last_flush = time.perf_counter()
+
+    def __call__(self, record: Any) -> None:
+        with self.lock:
+            if self.seen[record.index]:
+                return  # a strategy must never report a URL twice; keep the first
+            self.seen[record.index] = 1
+            self.rows.append(record.as_row())
+            now = time.perf_counter()
+            if len(self.rows) >= FLUSH_RECORDS or now - self.last_flush >= FLUSH_SECONDS:
+                self._flush(now)
+
+    def flush(self) -> None:
+        """Write whatever is buffered."""
+        with self.lock:
+            self._flush(time.perf_counter())
+
+    def _flush(self, now: float) -> None:
+        if self.rows:
+            self.send({"records": self.rows})
+            self.rows = []
+        self.last_flush = now
+
+    def send(self, message: dict) -> None:
+        """Write one JSON line, completely."""
+        data = memoryview((json.dumps(message, separators=(",", ":")) + "\n").encode())
+        while data:
+            written = os.write(self.fd, data)
+            data = data[written:]
+
+
+def read_job() -> tuple[dict, list[str]]:
+    """The job header and the URL list from stdin."""
+    stdin = sys.stdin.buffer
+    job = json.loads(stdin.readline())
+    urls = [line.decode("utf-8").rstrip("\n") for line in stdin]
+    return job, urls
+
+
+def probe(native_ids: set[int]) -> dict:
+    """What this child can see of its own isolation, for the isolation test."""
+    import socket
+
+    patched = False
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None:
+        patched = bool(monkey.is_module_patched("socket"))
+    return {
+        "pid": os.getpid(),
+        "affinity": sorted(os.sched_getaffinity(0)),
+        "socket_class": f"{socket.socket.__module__}.{socket.socket.__name__}",
+        "gevent_patched": patched,
+        "native_threads": len(native_ids),
+    }
+
+
+def main() -> int:
+    """Run one job; exit 0 when complete, 130 when interrupted."""
+    data_fd = os.dup(1)
+    os.dup2(2, 1)  # stray prints land on stderr, never in the data stream
+    job, urls = read_job()
+    if job["cpu_ids"]:
+        os.sched_setaffinity(0, job["cpu_ids"])
+    if job["uses_gevent"]:
+        from gevent import monkey
+
+        monkey.patch_all()
+    return run_job(job, urls, data_fd)
+
+
+def run_job(job: dict, urls: list[str], data_fd: int) -> int:
+    """Run the strategy, fill any gap, and send the meta line."""
+    import importlib
+
+    from fetchbench.fetch import FetchConfig, Fetcher, RunLabel
+
+    emit = Emitter(data_fd, len(urls))
+    t0 = time.perf_counter()
+    label = RunLabel(job["strategy"], job["workers"], job["cpus"], job["round"], t0)
+    max_time = job.get("max_time")
+    config = FetchConfig(
+        timeout=job["timeout"],
+        max_bytes=job["max_bytes"],
+        keepalive=job["keepalive"],
+        deadline=None if max_time is None else t0 + max_time,
+    )
+    native_ids: set[int] = set()
+    get_native_id = threading.get_native_id
+
+    def make_fetcher() -> Fetcher:
+        native_ids.add(get_native_id())
+        return Fetcher(config, label)
+
+    run = importlib.import_module(job["module"]).run
+    complete, note, status = True, "", 0
+    try:
+        run(urls, job["workers"], make_fetcher, emit)
+    except KeyboardInterrupt:
+        complete, note, status = False, "interrupted", EXIT_INTERRUPTED
+    except Exception as exc:  # noqa: BLE001 - a strategy bug still yields records
+        complete, note, status = False, f"strategy failed: {type(exc).__name__}: {exc}", 1
+    wall = time.perf_counter() - t0
+    missing = _fill_gaps(emit, urls, make_fetcher, note or "not reported by the strategy")
+    if missing and complete:
+        complete, note = False, f"{missing} URLs not reported by the strategy"
+    emit.flush()
+    meta = {"wall_s": wall, "complete": complete, "note": note, "probe": probe(native_ids)}
+    emit.send({"meta": meta})
+    return status
+
+
+def _fill_gaps(emit: Emitter, urls: list[str], make_fetcher, reason: str) -> int:
+    """Give every URL that has no record a ``not_run`` one; return how many."""
+    missing = [i for i, seen in enumerate(emit.seen) if not seen]
+    if missing:
+        fetcher = make_fetcher()
+        for index in missing:
+            emit(fetcher.not_run(index, urls[index], reason))
+        fetcher.close()
+    return len(missing)
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)

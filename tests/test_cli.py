@@ -1,0 +1,106 @@
+"""The command line as a user meets it: real processes, exit statuses, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def fetchbench(*args: str, cwd: Path | None = None, timeout: float = 120):
+    return subprocess.run(
+        [sys.executable, "-m", "fetchbench", *args],
+        capture_output=True, text=True, timeout=timeout, cwd=cwd,
+    )
+
+
+def assert_usage_error(result, *fragments: str) -> None:
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0]
+
+
+def test_bad_url_file_names_file_and_line(tmp_path):
+    urls = tmp_path / "urls.txt"
+    lines = ["# targets", "http://127.0.0.1:9/a"] + ["http://127.0.0.1:9/b"] * 14 + ["ftp://x"]
+    urls.write_text("\n".join(lines) + "\n")
+    result = fetchbench(str(urls), "--no-save")
+    assert_usage_error(result, f"{urls}:17: not an http(s) URL: 'ftp://x'")
+
+
+@pytest.mark.parametrize(
+    "args,fragment",
+    [
+        (["--strategy", "thred"], "did you mean 'thread'"),
+        (["--strategy", ""], "--strategy"),
+        (["--workers", "0"], "--workers"),
+        (["--workers", "-3"], "--workers"),
+        (["--workers", "many"], "--workers"),
+        (["--timeout", "0"], "--timeout"),
+        (["--timeout", "soon"], "--timeout"),
+        (["--cpus", "999"], "--cpus"),
+        (["--repeat", "0"], "--repeat"),
+        (["--max-bytes", "12QB"], "--max-bytes"),
+        (["--format", "xml"], "--format"),
+        (["--bogus"], "--bogus"),
+        (["missing-file.txt"], "missing-file.txt"),
+    ],
+)
+def test_bad_flags_are_one_line_exit_2(args, fragment, tmp_path):
+    assert_usage_error(fetchbench(*args, "--no-save", cwd=tmp_path), fragment)
+
+
+def test_embedded_flags_with_a_url_file_are_refused(tmp_path):
+    urls = tmp_path / "urls.txt"
+    urls.write_text("http://127.0.0.1:9/\n")
+    assert_usage_error(fetchbench(str(urls), "--urls", "5"), "--urls")
+
+
+def test_unwritable_results_dir_fails_before_measuring(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = fetchbench("--strategy", "serial", "--urls", "3", "-o", str(blocker / "sub"))
+    assert_usage_error(result, str(blocker))
+
+
+def test_help_lists_every_flag():
+    result = fetchbench("--help")
+    assert result.returncode == 0
+    for flag in ("--strategy", "--workers", "--cpus", "--timeout", "--max-bytes", "--no-keepalive",
+                 "--urls", "--delay", "--size", "--format", "--output", "--no-save", "--quiet"):
+        assert flag in result.stdout
+
+
+def test_end_to_end_embedded_run_saves_and_shows(tmp_path):
+    result = fetchbench("--strategy", "all", "--urls", "20", "--delay", "0", "--size", "1KiB",
+                        "--cpus", "1", "-o", str(tmp_path / "out"), "--quiet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for name in ("serial", "process", "thread", "gevent-spawn", "gevent-pool"):
+        assert name in result.stdout
+    assert "Throughput (req/s)" in result.stdout
+    saved = sorted((tmp_path / "out").glob("*.json"))
+    assert len(saved) == 1
+    data = json.loads(saved[0].read_text())
+    assert data["complete"] is True and len(data["runs"]) == 5
+    records = saved[0].with_suffix(".csv").read_text().splitlines()
+    assert len(records) == 1 + 5 * 20
+    shown = fetchbench("show", str(saved[0]))
+    assert shown.returncode == 0 and "gevent-pool" in shown.stdout
+
+
+def test_url_file_run_as_json(server, tmp_path):
+    urls = tmp_path / "urls.txt"
+    urls.write_text("\ufeff# BOM and CRLF\r\n" + "".join(
+        server.url(f"/f/{i}", bytes=2048) + "\r\n" for i in range(10)))
+    result = fetchbench(str(urls), "--strategy", "thread,serial", "--workers", "3",
+                        "--format", "json", "--no-save", "--quiet")
+    assert result.returncode == 0, result.stderr
+    rows = json.loads(result.stdout)
+    assert {row["strategy"] for row in rows} == {"thread", "serial"}
+    assert all(row["ok"] == 10 and row["mib"] == pytest.approx(10 * 2048 / 2**20) for row in rows)

@@ -1,0 +1,80 @@
+"""fetch.Fetcher against the real embedded server: bytes, classes, keep-alive."""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from fetchbench.fetch import FetchConfig, Fetcher, RunLabel, classify, http_error_class
+
+
+def make_fetcher(**config) -> Fetcher:
+    label = RunLabel("serial", 1, 1, 1, time.perf_counter())
+    return Fetcher(FetchConfig(**config), label)
+
+
+@pytest.mark.parametrize("size", [0, 1, 1024, 300_000])
+def test_counts_exact_body_bytes(server, size):
+    record = make_fetcher().fetch(3, server.url("/item/3", bytes=size))
+    assert (record.error, record.status, record.bytes, record.index) == ("", 200, size, 3)
+    assert 0 <= record.ttfb <= record.latency
+    assert record.start >= 0
+
+
+@pytest.mark.parametrize("status,error", [(404, "http_4xx"), (503, "http_5xx"), (204, "")])
+def test_http_status_classes(server, status, error):
+    record = make_fetcher().fetch(0, server.url(status=status, bytes=10))
+    assert (record.status, record.error) == (status, error)
+
+
+def test_body_past_max_bytes_is_too_large_and_cut(server):
+    record = make_fetcher(max_bytes=100_000).fetch(0, server.url(bytes=5_000_000))
+    assert record.error == "too_large"
+    assert 100_000 < record.bytes < 5_000_000
+
+
+def test_refused_and_dns_are_records(server):
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # nothing listens: bound, never listening
+        refused = make_fetcher(timeout=2).fetch(0, f"http://127.0.0.1:{port}/")
+    unresolvable = make_fetcher(timeout=2).fetch(1, "http://no-such-host.invalid/")
+    assert refused.error == "connect"
+    assert unresolvable.error == "dns"
+    assert "Connection refused" in refused.message
+
+
+def test_stalled_response_is_cut_at_timeout(server):
+    begin = time.perf_counter()
+    record = make_fetcher(timeout=0.3).fetch(0, server.url(stall=5))
+    assert record.error == "timeout"
+    assert time.perf_counter() - begin < 5  # cut, not waited out
+
+
+def test_keepalive_reuses_one_connection_and_no_keepalive_does_not(server):
+    def connections_for(keepalive: bool) -> int:
+        before = server.stats()["connections"]
+        fetcher = make_fetcher(keepalive=keepalive)
+        for i in range(20):
+            assert fetcher.fetch(i, server.url(bytes=100)).error == ""
+        fetcher.close()
+        return server.stats()["connections"] - before
+
+    assert connections_for(True) == 1
+    assert connections_for(False) == 20
+
+
+def test_deadline_passed_means_not_run(server):
+    record = make_fetcher(deadline=time.perf_counter() - 1).fetch(0, server.url())
+    assert record.error == "not_run"
+
+
+def test_http_error_class_boundaries():
+    assert [http_error_class(s) for s in (200, 399, 400, 499, 500, 599)] == [
+        "", "", "http_4xx", "http_4xx", "http_5xx", "http_5xx"]
+
+
+def test_classify_unknown_exception_is_other():
+    assert classify(ValueError("x"))[0] == "other"
