@@ -1,0 +1,97 @@
+"""Summary → text (table, markdown, CSV, JSON); reads a summary, never re-measures.
+
+Columns, headers and number formats come from ``stats.SUMMARY_FIELDS``.
+The table and markdown formats show the default-table columns, one row per
+run; the "round" column is added only when some configuration
+(strategy, workers, cpus) has several rounds. The throughput pivot under the
+table takes the median over rounds. CSV and JSON carry every summary field at
+full precision (NaN as an empty cell / null), for machines.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+from tabulate import tabulate
+
+from fetchbench.errors import UsageError
+from fetchbench.stats import (
+    SUMMARY_COLUMNS,
+    SUMMARY_FIELDS,
+    SummaryField,
+    summary_rows,
+    throughput_pivot,
+)
+
+FORMATS: tuple[str, ...] = ("table", "markdown", "csv", "json")
+PIVOT_TITLE = "Throughput (req/s) by CPU count"
+_PIVOT_FORMAT = SummaryField("req_per_s", "req/s", "float", ".1f")
+
+
+def has_rounds(summary: pd.DataFrame) -> bool:
+    """True when some (strategy, workers, cpus) was run for several rounds."""
+    if summary.empty:
+        return False
+    sizes = summary.groupby(["strategy", "workers", "cpus"], sort=False).size()
+    return bool((sizes > 1).any())
+
+
+def table_fields(summary: pd.DataFrame) -> list[SummaryField]:
+    """The fields of the default table for this summary."""
+    rounds = has_rounds(summary)
+    return [f for f in SUMMARY_FIELDS if f.in_table and (rounds or not f.only_if_rounds)]
+
+
+def _summary_table(summary: pd.DataFrame, tablefmt: str) -> str:
+    """The default-table columns of the summary, formatted by their fields."""
+    cols = table_fields(summary)
+    rows = [[f.format(row[f.name]) for f in cols] for row in summary.to_dict("records")]
+    align = ["left" if f.kind == "str" else "right" for f in cols]
+    return tabulate(
+        rows,
+        headers=[f.header for f in cols],
+        tablefmt=tablefmt,
+        disable_numparse=True,
+        colalign=align,
+    )
+
+
+def _pivot_table(summary: pd.DataFrame, tablefmt: str) -> str:
+    """The req/s pivot (strategies × CPU counts) as a table."""
+    pivot = throughput_pivot(summary)
+    rows = [
+        [label, *(_PIVOT_FORMAT.format(v) for v in values)]
+        for label, values in zip(pivot.index, pivot.to_numpy().tolist(), strict=True)
+    ]
+    headers = ["strategy", *pivot.columns]
+    align = ["left", *(["right"] * len(pivot.columns))]
+    return tabulate(rows, headers=headers, tablefmt=tablefmt, disable_numparse=True, colalign=align)
+
+
+def render(summary: pd.DataFrame, fmt: str) -> str:
+    """The summary as text in ``fmt`` (one of ``FORMATS``), ending with a newline."""
+    if fmt == "table":
+        parts = [
+            _summary_table(summary, "simple"),
+            "",
+            PIVOT_TITLE,
+            _pivot_table(summary, "simple"),
+        ]
+        return "\n".join(parts) + "\n"
+    if fmt == "markdown":
+        parts = [
+            _summary_table(summary, "github"),
+            "",
+            f"### {PIVOT_TITLE}",
+            "",
+            _pivot_table(summary, "github"),
+        ]
+        return "\n".join(parts) + "\n"
+    if fmt == "csv":
+        return summary.reindex(columns=list(SUMMARY_COLUMNS)).to_csv(
+            index=False, lineterminator="\n"
+        )
+    if fmt == "json":
+        return json.dumps(summary_rows(summary), indent=2, allow_nan=False) + "\n"
+    raise UsageError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
