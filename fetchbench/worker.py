@@ -35,6 +35,7 @@ class Emitter:
         self.seen = bytearray(count)
         self.lock = threading.Lock()
         self.rows: list[tuple] = []
+        self.lost_to_dead_workers = 0
         self.last_flush = time.perf_counter()
 
     def __call__(self, record: Any) -> None:
@@ -42,6 +43,8 @@ class Emitter:
             if self.seen[record.index]:
                 return  # a strategy must never report a URL twice; keep the first
             self.seen[record.index] = 1
+            if record.error == "worker_died":
+                self.lost_to_dead_workers += 1
             self.rows.append(record.as_row())
             now = time.perf_counter()
             if len(self.rows) >= FLUSH_RECORDS or now - self.last_flush >= FLUSH_SECONDS:
@@ -74,6 +77,23 @@ def read_job() -> tuple[dict, list[str]]:
     return job, urls
 
 
+def open_fds() -> int:
+    """How many descriptors this process has open (Linux /proc)."""
+    try:
+        return len(os.listdir("/proc/self/fd"))
+    except OSError:
+        return -1
+
+
+def raise_fd_limit() -> None:
+    """Let unbounded strategies open as many sockets as the hard limit allows."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def probe(native_ids: set[int]) -> dict:
     """What this child can see of its own isolation, for the isolation test."""
     import socket
@@ -98,6 +118,7 @@ def main() -> int:
     job, urls = read_job()
     if job["cpu_ids"]:
         os.sched_setaffinity(0, job["cpu_ids"])
+    raise_fd_limit()
     if job["uses_gevent"]:
         from gevent import monkey
 
@@ -129,6 +150,7 @@ def run_job(job: dict, urls: list[str], data_fd: int) -> int:
         return Fetcher(config, label)
 
     run = importlib.import_module(job["module"]).run
+    fds_before = open_fds()
     complete, note, status = True, "", 0
     try:
         run(urls, job["workers"], make_fetcher, emit)
@@ -140,8 +162,12 @@ def run_job(job: dict, urls: list[str], data_fd: int) -> int:
     missing = _fill_gaps(emit, urls, make_fetcher, note or "not reported by the strategy")
     if missing and complete:
         complete, note = False, f"{missing} URLs not reported by the strategy"
+    if emit.lost_to_dead_workers and complete:
+        complete = False
+        note = f"a worker died: {emit.lost_to_dead_workers} URLs recorded as worker_died"
     emit.flush()
-    meta = {"wall_s": wall, "complete": complete, "note": note, "probe": probe(native_ids)}
+    facts = probe(native_ids) | {"fds_before": fds_before, "fds_after": open_fds()}
+    meta = {"wall_s": wall, "complete": complete, "note": note, "probe": facts}
     emit.send({"meta": meta})
     return status
 

@@ -1,43 +1,55 @@
 """process: N ``multiprocessing`` workers, each with its own Session.
 
-URLs go out in small chunks over a task Queue; each worker sends back the
-chunk it takes and then the chunk's records as plain tuples (one message
-per chunk, not per record). A worker that dies costs only the chunk it
-held: those URLs are recorded as ``worker_died`` and the run goes on.
+The child dispatches small chunks of URL indices to each worker over the
+worker's own Pipe and gets the chunk's records back as one message (plain
+tuples: one message per chunk, not per record). No queue or lock is shared
+between workers, so a worker killed at any moment cannot block the others:
+it costs only the chunk it was fetching (recorded as ``worker_died``); the
+chunk queued behind it goes to a live worker and the run goes on.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
-import queue
+from collections import deque
 from collections.abc import Sequence
+from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, wait
 
 from fetchbench.record import Record
 from fetchbench.strategies import Emit, MakeFetcher
 
-POLL_SECONDS = 0.1
+CHUNKS_AHEAD = 2  # chunks a worker holds: one in flight, one queued behind it
 
 
 def chunk_size(count: int, workers: int) -> int:
-    """Small enough to balance the load, large enough to batch the IPC."""
-    return max(1, min(32, count // (workers * 8)))
+    """Small enough to balance load and bound the loss to a dead worker."""
+    return max(1, min(8, count // (workers * 8)))
 
 
-def _work(make_fetcher: MakeFetcher, urls: Sequence[str], tasks, results) -> None:
+def _work(make_fetcher: MakeFetcher, urls: Sequence[str], conn: Connection) -> None:
+    """Fetch each chunk received; send its records back; stop on None."""
     fetcher = make_fetcher()
     try:
         while True:
-            chunk = tasks.get()
+            chunk = conn.recv()
             if chunk is None:
                 return
             chunk_id, indices = chunk
-            results.put(("take", chunk_id, None))
-            rows = [fetcher.fetch(i, urls[i]).as_row() for i in indices]
-            results.put(("done", chunk_id, rows))
-    except KeyboardInterrupt:
+            conn.send((chunk_id, [fetcher.fetch(i, urls[i]).as_row() for i in indices]))
+    except (KeyboardInterrupt, EOFError, BrokenPipeError):
         return
     finally:
         fetcher.close()
+
+
+@dataclass
+class _Worker:
+    process: multiprocessing.process.BaseProcess
+    conn: Connection
+    held: deque[int] = field(default_factory=deque)  # chunk ids sent, in order
+    alive: bool = True
 
 
 def run(urls: Sequence[str], workers: int, make_fetcher: MakeFetcher, emit: Emit) -> None:
@@ -46,55 +58,96 @@ def run(urls: Sequence[str], workers: int, make_fetcher: MakeFetcher, emit: Emit
     size = max(1, min(workers, len(urls)))
     step = chunk_size(len(urls), size)
     chunks = [list(range(i, min(i + step, len(urls)))) for i in range(0, len(urls), step)]
-    tasks = context.Queue()
-    results = context.Queue()
-    for chunk_id, indices in enumerate(chunks):
-        tasks.put((chunk_id, indices))
+    pending = deque(range(len(chunks)))
+    pool: list[_Worker] = []
     for _ in range(size):
-        tasks.put(None)
-    processes = [
-        context.Process(target=_work, args=(make_fetcher, urls, tasks, results), daemon=True)
-        for _ in range(size)
-    ]
-    for process in processes:
+        parent_end, child_end = context.Pipe()
+        process = context.Process(target=_work, args=(make_fetcher, urls, child_end), daemon=True)
         process.start()
-    taken: set[int] = set()
-    done: set[int] = set()
+        child_end.close()
+        pool.append(_Worker(process, parent_end))
+    lost: list[tuple[int, str]] = []
     try:
-        while len(done) < len(chunks):
+        for worker in pool:
+            _top_up(worker, chunks, pending)
+        while any(w.alive and w.held for w in pool):
+            _serve_one_event(pool, chunks, pending, emit, lost)
+    finally:
+        _shut_down(pool)
+    _report_lost(lost, chunks, urls, make_fetcher, emit)
+
+
+def _top_up(worker: _Worker, chunks: list[list[int]], pending: deque[int]) -> None:
+    while worker.alive and pending and len(worker.held) < CHUNKS_AHEAD:
+        chunk_id = pending.popleft()
+        try:
+            worker.conn.send((chunk_id, chunks[chunk_id]))
+        except (BrokenPipeError, OSError):
+            pending.appendleft(chunk_id)
+            return
+        worker.held.append(chunk_id)
+
+
+def _serve_one_event(pool, chunks, pending, emit: Emit, lost: list[tuple[int, str]]) -> None:
+    """Wait for a result or a death, and act on it."""
+    by_handle = {}
+    for worker in pool:
+        if worker.alive:
+            by_handle[worker.conn] = worker
+            by_handle[worker.process.sentinel] = worker
+    for ready in wait(list(by_handle)):
+        worker = by_handle[ready]
+        if not worker.alive:
+            continue
+        if ready is worker.conn:
             try:
-                kind, chunk_id, rows = results.get(timeout=POLL_SECONDS)
-            except queue.Empty:
-                if not any(p.is_alive() for p in processes):
-                    break
+                chunk_id, rows = worker.conn.recv()
+            except (EOFError, OSError):
+                _bury(worker, pending, lost)
                 continue
-            if kind == "take":
-                taken.add(chunk_id)
-                continue
-            done.add(chunk_id)
+            worker.held.remove(chunk_id)
             for row in rows:
                 emit(Record(*row))
-    finally:
-        _report_lost(chunks, taken, done, processes, urls, make_fetcher, emit)
-        for process in processes:
-            process.join(timeout=1.0)
-            if process.is_alive():
-                process.kill()
-                process.join()
+            _top_up(worker, chunks, pending)
+        elif not worker.conn.poll():
+            _bury(worker, pending, lost)
+    for worker in pool:  # chunks given back by the dead go to the living
+        _top_up(worker, chunks, pending)
 
 
-def _report_lost(chunks, taken, done, processes, urls, make_fetcher, emit) -> None:
-    """Record the URLs of chunks a dead worker held (``worker_died``)."""
-    lost = taken - done
+def _bury(worker: _Worker, pending: deque[int], lost: list[tuple[int, str]]) -> None:
+    """A worker died: its first held chunk was in flight, the rest go back."""
+    worker.alive = False
+    worker.process.join(timeout=1.0)
+    reason = f"worker pid {worker.process.pid} died (exit {worker.process.exitcode})"
+    if worker.held:
+        lost.append((worker.held.popleft(), reason))
+    pending.extendleft(reversed(worker.held))
+    worker.held.clear()
+
+
+def _shut_down(pool: list[_Worker]) -> None:
+    for worker in pool:
+        if worker.alive:
+            with contextlib.suppress(BrokenPipeError, OSError):
+                worker.conn.send(None)
+    for worker in pool:
+        worker.process.join(timeout=2.0)
+        if worker.process.is_alive():
+            worker.process.kill()
+            worker.process.join()
+        worker.conn.close()
+
+
+def _report_lost(lost, chunks, urls, make_fetcher: MakeFetcher, emit: Emit) -> None:
+    """Record the URLs of chunks that died with their worker (``worker_died``)."""
     if not lost:
         return
-    dead = [p for p in processes if p.exitcode not in (None, 0)]
-    reason = ", ".join(f"pid {p.pid} exit {p.exitcode}" for p in dead) or "worker exited"
     fetcher = make_fetcher()
     try:
-        for chunk_id in sorted(lost):
+        for chunk_id, reason in lost:
             for index in chunks[chunk_id]:
-                record = fetcher.not_run(index, urls[index], f"worker died ({reason})")
+                record = fetcher.not_run(index, urls[index], reason)
                 record.error = "worker_died"
                 emit(record)
     finally:

@@ -1,0 +1,49 @@
+"""process: a worker killed with SIGKILL costs only the URLs it held."""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import psutil
+
+from fetchbench.runner import ChildRun, FetchOptions, PlannedRun
+from fetchbench.strategies import STRATEGIES
+from fetchbench.strategies.process import chunk_size
+
+
+def test_killed_worker_costs_only_its_chunk_and_run_finishes(server):
+    urls = [server.url(f"/p/{i}", delay=0.05, bytes=100) for i in range(120)]
+    child = ChildRun(PlannedRun(STRATEGIES["process"], 3, 1, 1), urls, FetchOptions())
+    records = []
+    outcome = {}
+    runner = threading.Thread(target=lambda: outcome.update(meta=child.run(records.extend)))
+    runner.start()
+    victim = None
+    for _ in range(200):  # wait until the pool's worker processes exist and have work
+        time.sleep(0.05)
+        if child.process is not None and len(records) > 10:
+            workers = psutil.Process(child.process.pid).children()
+            if len(workers) == 3:
+                victim = workers[0].pid
+                break
+    assert victim is not None, "pool workers never appeared"
+    os.kill(victim, signal.SIGKILL)
+    runner.join(timeout=60)
+    meta = outcome["meta"]
+    assert sorted(r.index for r in records) == list(range(len(urls)))
+    died = [r for r in records if r.error == "worker_died"]
+    assert 1 <= len(died) <= chunk_size(len(urls), 3)
+    assert all(str(victim) in r.message for r in died)
+    assert all(r.error in ("", "worker_died") for r in records)
+    assert not meta.complete and "died" in meta.note
+    leftovers = [p for p in psutil.Process(os.getpid()).children(recursive=True)
+                 if "fetchbench.worker" in " ".join(p.cmdline())]
+    assert not leftovers
+
+
+def test_chunk_size_bounds():
+    assert chunk_size(10, 4) == 1
+    assert chunk_size(10_000, 4) == 8
