@@ -78,3 +78,18 @@ def test_http_error_class_boundaries():
 
 def test_classify_unknown_exception_is_other():
     assert classify(ValueError("x"))[0] == "other"
+
+
+def test_large_body_is_counted_not_held(server):
+    import tracemalloc
+
+    fetcher = make_fetcher(max_bytes=20 * 2**20)
+    tracemalloc.start()
+    try:
+        record = fetcher.fetch(0, server.url(bytes=60 * 2**20))
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert record.error == "too_large"
+    assert record.bytes > 20 * 2**20
+    assert peak < 2 * 2**20  # a few 64 KiB chunks at a time, never the body
