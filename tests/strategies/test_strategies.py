@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from fetchbench.runner import FetchOptions, PlannedRun, Runner
-from fetchbench.strategies import ALL, STRATEGIES
+from fetchbench.strategies import STRATEGIES
+from tests.strategies.params import LOCAL
 
 
 def run_strategy(sink, urls, name, workers=4, cpus=1, **options):
@@ -13,7 +14,7 @@ def run_strategy(sink, urls, name, workers=4, cpus=1, **options):
     return Runner(urls, FetchOptions(**options), sink).run_one(planned)
 
 
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", LOCAL)
 def test_one_record_per_url_with_exact_bytes(server, sink, name):
     sizes = [0, 1, 1000, 4096, 70_000, 300_000, 17, 12_345] * 3
     urls = [server.url(f"/item/{i}", bytes=size) for i, size in enumerate(sizes)]
@@ -27,7 +28,7 @@ def test_one_record_per_url_with_exact_bytes(server, sink, name):
         assert record.strategy == name
 
 
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", LOCAL)
 def test_errors_are_records_not_gaps(server, sink, name):
     urls = [
         server.url(status=500),
