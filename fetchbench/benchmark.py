@@ -5,13 +5,17 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from fetchbench.errors import EXIT_INTERRUPTED, EXIT_OK
 from fetchbench.options import RunOptions
 
+if TYPE_CHECKING:
+    from fetchbench.compare import Side
 
-def run_benchmark(options: RunOptions) -> int:
-    """Measure every planned run, save as we go, print the tables."""
+
+def run_benchmark(options: RunOptions, plot_dir: str | None = None) -> int:
+    """Measure every planned run, save as we go, print the tables (and plot, if asked)."""
     from fetchbench import targets
     from fetchbench.progress import progress_factory
     from fetchbench.report import render
@@ -20,6 +24,7 @@ def run_benchmark(options: RunOptions) -> int:
     from fetchbench.strategies import STRATEGIES
 
     file_urls = None if options.embedded else targets.load_url_file(options.urls_file or "")
+    base = _compare_base(options)  # an unusable baseline fails before anything is measured
     with _targets(options, file_urls) as (urls, target_info):
         writer = (
             ResultsWriter(options.output_dir, options=options.as_dict(), targets=target_info)
@@ -31,7 +36,8 @@ def run_benchmark(options: RunOptions) -> int:
             options.workers, options.cpus, options.repeat, options.warmup, len(urls),
         )
         fetch_options = FetchOptions(
-            options.timeout, options.max_bytes, options.keepalive, options.max_time
+            options.timeout, options.max_bytes, options.keepalive, options.max_time,
+            options.client, loop=options.loop, scheduler=options.scheduler,
         )
         runner = Runner(urls, fetch_options, writer, progress_factory(len(urls), options.quiet))
         try:
@@ -42,10 +48,30 @@ def run_benchmark(options: RunOptions) -> int:
             print(f"fetchbench: interrupted during {stop.where}{where}", file=sys.stderr)
             return EXIT_INTERRUPTED
         path = writer.close(complete=True)
-    print(render(writer.summary(), options.output_format))
+    summary = writer.summary()
+    print(render(summary, options.output_format))
     if options.save and not options.quiet:
         print(f"fetchbench: results saved to {path}", file=sys.stderr)
+    if plot_dir is not None and path is not None:
+        from fetchbench.plot import plot_results
+
+        for drawn in plot_results(path, plot_dir):
+            if not options.quiet:
+                print(f"fetchbench: plot saved to {drawn}", file=sys.stderr)
+    if options.exports or base is not None:
+        from fetchbench.compare_cli import export_and_compare
+
+        return export_and_compare(options, base, summary, writer, target_info)
     return EXIT_OK
+
+
+def _compare_base(options: RunOptions) -> Side | None:
+    """The --compare baseline, loaded (and checked) up front; None without --compare."""
+    if options.compare is None:
+        return None
+    from fetchbench.compare_cli import load_side
+
+    return load_side(options.compare)
 
 
 @contextlib.contextmanager

@@ -14,9 +14,9 @@ from collections.abc import Callable, Sequence
 
 from fetchbench import __version__
 from fetchbench.errors import EXIT_INTERRUPTED, FetchbenchError, UsageError
-from fetchbench.options import FORMATS, RunOptions
+from fetchbench.options import CLIENTS, FORMATS, RunOptions
 
-SUBCOMMANDS = ("serve", "show")
+SUBCOMMANDS = ("serve", "show", "plan", "plot", "report", "compare")
 
 DESCRIPTION = """\
 Benchmark concurrent URL fetching: serial, process, thread, gevent-spawn and
@@ -28,6 +28,13 @@ EPILOG = """\
 other commands:
   fetchbench serve [--host H] [--port P]   run the embedded test server
   fetchbench show RESULTS.json             print the tables of a saved run
+  fetchbench compare BASE.json CURRENT.json
+                                           judge CURRENT against BASE; exit 1 on a
+                                           regression that counts
+  fetchbench plan RESULTS.json --target-rps R [--p99-ms L]
+                                           which configuration reaches R req/s
+  fetchbench plot RESULTS.json -o DIR      draw the PNG plots of a saved run
+  fetchbench report RESULTS.json -o FILE   one self-contained HTML report
 
 exit statuses: 0 ok, 1 regression found, 2 usage or input error, 130 interrupted
 """
@@ -63,7 +70,28 @@ def _command_for(args: list[str]) -> Callable[[list[str]], int]:
         return serve_command
     if args and args[0] == "show":
         return show_command
+    if args and args[0] == "compare":
+        from fetchbench.compare_cli import compare_command
+
+        return compare_command
+    if args and args[0] in ("plan", "plot", "report"):
+        return _capacity_command(args[0])
     return run_command
+
+
+def _capacity_command(name: str) -> Callable[[list[str]], int]:
+    """The plan / plot / report command, imported only when asked for."""
+    if name == "plan":
+        from fetchbench.plan import plan_command
+
+        return plan_command
+    if name == "plot":
+        from fetchbench.plot import plot_command
+
+        return plot_command
+    from fetchbench.html_report import report_command
+
+    return report_command
 
 
 # -- run ---------------------------------------------------------------------
@@ -82,18 +110,24 @@ def run_parser() -> Parser:
     parser.add_argument("--version", action="version", version=f"fetchbench {__version__}")
     what = parser.add_argument_group("what to run")
     what.add_argument("-s", "--strategy", default="all", metavar="LIST",
-                      help="'all' or a comma list of serial, process, thread, gevent-spawn, "
-                           "gevent-pool (default: all)")
+                      help="'all', 'every' or a comma list of serial, process, thread, "
+                           "gevent-spawn, gevent-pool, asyncio, process-gevent, "
+                           "process-asyncio, dask; 'all' = the installed ones but dask, "
+                           "'every' = all installed (default: all)")
     what.add_argument("-w", "--workers", metavar="LIST",
-                      help="pool size(s) for process, thread and gevent-pool, e.g. 20 or "
-                           "1,8,64 or 1..64x2 (default: process = CPUs of the run, "
-                           "thread and gevent-pool = 20)")
+                      help="pool size(s) for every strategy but serial and gevent-spawn (a "
+                           "total over the processes or cluster for process-gevent, "
+                           "process-asyncio and dask), e.g. 20 or 1,8,64 or 1..64x2 (default: "
+                           "process = CPUs of the run, the others = 20)")
     what.add_argument("-c", "--cpus", metavar="LIST",
                       help="CPU counts to pin each run to, e.g. 1,2 (default: all available)")
     what.add_argument("--repeat", type=int, default=1, metavar="K",
                       help="recorded rounds of every run, interleaved (default: 1)")
     what.add_argument("--warmup", type=int, default=0, metavar="W",
                       help="unrecorded rounds before them (default: 0)")
+    from fetchbench.strategy_cli import add_strategy_arguments
+
+    add_strategy_arguments(what)
     fetch = parser.add_argument_group("how to fetch")
     fetch.add_argument("--timeout", default="10", metavar="SECONDS",
                        help="per connect/read timeout, e.g. 10 or 500ms (default: 10 s)")
@@ -104,6 +138,9 @@ def run_parser() -> Parser:
                             "recorded as 'not_run' (default: none)")
     fetch.add_argument("--no-keepalive", action="store_true",
                        help="a new connection for every request")
+    fetch.add_argument("--client", default="requests", choices=CLIENTS,
+                       help="HTTP client of every worker: a requests.Session, or a "
+                            "urllib3 pool used directly (faster) (default: requests)")
     embedded = parser.add_argument_group("embedded targets (no URLS_FILE)")
     embedded.add_argument("--urls", default="200", metavar="N",
                           help="number of URLs in the built-in mix (default: 200)")
@@ -121,6 +158,11 @@ def run_parser() -> Parser:
     out.add_argument("-o", "--output", default="results", metavar="DIR",
                      help="where results are saved (default: ./results)")
     out.add_argument("--no-save", action="store_true", help="do not save results")
+    from fetchbench.compare_cli import add_run_compare_arguments
+
+    add_run_compare_arguments(parser, out)
+    out.add_argument("--plot", metavar="DIR",
+                     help="after saving, draw the PNG plots of the results into DIR")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     return parser
 
@@ -128,14 +170,18 @@ def run_parser() -> Parser:
 def run_command(args: list[str]) -> int:
     """``fetchbench [URLS_FILE] [options]``: measure, save, print."""
     options = parse_run_options(args)
+    plot_dir = run_parser().parse_args(args).plot
+    if plot_dir is not None and not options.save:
+        raise UsageError("--plot: needs saved results; drop --no-save")
     from fetchbench.benchmark import run_benchmark
 
-    return run_benchmark(options)
+    return run_benchmark(options, plot_dir=plot_dir)
 
 
 def parse_run_options(args: Sequence[str]) -> RunOptions:
     """Turn the command line into validated RunOptions (or raise UsageError)."""
     from fetchbench import targets
+    from fetchbench.compare_cli import run_compare_options
 
     ns = run_parser().parse_args(args)
     embedded_flags = {"--urls", "--delay", "--size", "--seed"}
@@ -149,13 +195,20 @@ def parse_run_options(args: Sequence[str]) -> RunOptions:
     )
     if max(cpus) > available:
         raise UsageError(f"--cpus: asked for {max(cpus)} CPUs but only {available} are available")
-    delay = targets.parse_range(ns.delay, lambda t: targets.parse_duration(t, "--delay"))
-    size = targets.parse_range(ns.size, lambda t: targets.parse_size(t, "--size"))
+    delay = targets.parse_range(
+        ns.delay, lambda t: targets.parse_duration(t, "--delay"), option="--delay")
+    size = targets.parse_range(
+        ns.size, lambda t: targets.parse_size(t, "--size"), option="--size")
+    _within_server_limits(delay, size)
     max_time = None if ns.max_time is None else _positive(
         targets.parse_duration(ns.max_time, "--max-time"), "--max-time")
+    from fetchbench.strategy_cli import strategy_options
+
+    strategies = parse_strategies(ns.strategy)
     return RunOptions(
         urls_file=ns.urls_file,
-        strategies=parse_strategies(ns.strategy),
+        strategies=strategies,
+        **strategy_options(ns, args, strategies),
         workers=tuple(targets.parse_int_list(ns.workers, "--workers")) if ns.workers else None,
         cpus=cpus,
         repeat=_at_least(ns.repeat, 1, "--repeat"),
@@ -164,6 +217,7 @@ def parse_run_options(args: Sequence[str]) -> RunOptions:
         max_bytes=int(_positive(targets.parse_size(ns.max_bytes, "--max-bytes"), "--max-bytes")),
         max_time=max_time,
         keepalive=not ns.no_keepalive,
+        client=ns.client,
         url_count=_at_least(_int(ns.urls, "--urls"), 1, "--urls"),
         delay=delay,
         size=size,
@@ -172,27 +226,36 @@ def parse_run_options(args: Sequence[str]) -> RunOptions:
         output_dir=ns.output,
         save=not ns.no_save,
         quiet=ns.quiet,
+        **run_compare_options(ns, args),
     )
 
 
 def parse_strategies(text: str) -> tuple[str, ...]:
-    """'all' or a comma list of known names; suggests the nearest on a typo."""
+    """'all', 'every' or a comma list of known names; suggests the nearest on a typo."""
     from fetchbench.strategies import ALL, STRATEGIES
+    from fetchbench.strategy_cli import GROUPS, expand
 
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
         raise UsageError("--strategy: give 'all' or a comma list of strategies")
     chosen: list[str] = []
     for name in names:
-        if name == "all":
-            chosen.extend(ALL)
-            continue
-        if name not in STRATEGIES:
-            near = difflib.get_close_matches(name, [*STRATEGIES, "all"], n=1)
+        if name not in STRATEGIES and name not in GROUPS:
+            near = difflib.get_close_matches(name, [*STRATEGIES, *GROUPS], n=1)
             hint = f" (did you mean '{near[0]}'?)" if near else f" (known: {', '.join(ALL)})"
-            raise UsageError(f"--strategy: unknown strategy '{name}'{hint}")
-        chosen.append(name)
+            raise UsageError(f"--strategy: unknown strategy {name!r}{hint}")  # repr: one line
+        chosen.extend(expand(name))
     return tuple(dict.fromkeys(chosen))
+
+
+def _within_server_limits(delay: tuple[float, float], size: tuple[int, int]) -> None:
+    """The embedded server refuses more than this per request; say so up front."""
+    from fetchbench.server_params import MAX_BYTES, MAX_SECONDS
+
+    if delay[1] > MAX_SECONDS:
+        raise UsageError(f"--delay: the embedded server waits at most {MAX_SECONDS:g} s")
+    if size[1] > MAX_BYTES:
+        raise UsageError(f"--size: the embedded server sends at most {MAX_BYTES >> 30} GiB")
 
 
 def _int(text: str, option: str) -> int:
@@ -237,10 +300,18 @@ def show_command(args: list[str]) -> int:
     parser = Parser(prog="fetchbench show", description="Print the tables of a saved run.")
     parser.add_argument("file", metavar="RESULTS.json")
     parser.add_argument("-f", "--format", default="table", choices=FORMATS)
+    from fetchbench.compare_cli import add_export_argument, exports_from
+
+    add_export_argument(parser)
     ns = parser.parse_args(args)
+    exports = exports_from(ns)
     from fetchbench.report import render
     from fetchbench.results import load_results
 
     results = load_results(ns.file)
     print(render(results.summary, ns.format))
+    if exports:
+        from fetchbench.export import write_exports
+
+        write_exports(exports, results.summary, results.meta)
     return 0

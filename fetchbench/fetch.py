@@ -1,10 +1,21 @@
 """One GET → one Record: timing, a streamed byte count, and an error class.
 
-Each worker (thread, greenlet, process) owns one ``Fetcher`` and so one
-``requests.Session``: sharing a urllib3 pool between many greenlets is a
-known way to deadlock, and sharing it between threads adds lock contention
-the comparison should not measure. Bodies are counted in chunks and
-dropped; a body past ``max_bytes`` is cut off as ``too_large``.
+Each worker (thread, greenlet, process) owns one ``Fetcher`` and so one HTTP
+client with one pooled connection: sharing a urllib3 pool between many
+greenlets is a known way to deadlock, and sharing it between threads adds
+lock contention the comparison should not measure. Bodies are counted in
+chunks and dropped; a body past ``max_bytes`` is cut off as ``too_large``.
+
+Two clients (``FetchConfig.client``), with the same timeout, redirect,
+byte-counting and error-class semantics:
+
+- ``requests``: a ``requests.Session`` (the default);
+- ``urllib3``: a ``urllib3.PoolManager`` used directly (no requests layer).
+
+A Fetcher also notes the tool's overhead as a worker sees it: the time from
+the end of one request to the start of its next (building the record,
+emitting it, the strategy's dispatch), when the worker gives it a ``gaps``
+array to append to.
 """
 
 from __future__ import annotations
@@ -12,7 +23,7 @@ from __future__ import annotations
 import http.client
 import socket
 import time
-from collections.abc import Iterator
+from array import array
 from dataclasses import dataclass
 
 import requests
@@ -23,6 +34,8 @@ from fetchbench.record import Record
 
 CHUNK_SIZE = 64 * 1024
 MAX_MESSAGE = 200
+MAX_REDIRECTS = requests.models.DEFAULT_REDIRECT_LIMIT  # 30, for every client
+CLIENTS: tuple[str, ...] = ("requests", "urllib3")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +46,7 @@ class FetchConfig:
     max_bytes: int = 100 * 1024 * 1024
     keepalive: bool = True
     deadline: float | None = None  # perf_counter() after which nothing new starts
+    client: str = "requests"  # one of CLIENTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +64,10 @@ class TooLarge(Exception):
     """The body grew past --max-bytes; the rest is not read."""
 
 
+class TooManyRedirects(Exception):
+    """More than ``MAX_REDIRECTS`` redirects (the urllib3 client's equivalent of requests')."""
+
+
 def new_session(keepalive: bool) -> requests.Session:
     """A Session with one pooled connection, no retries, optional keep-alive."""
     session = requests.Session()
@@ -61,17 +79,124 @@ def new_session(keepalive: bool) -> requests.Session:
     return session
 
 
-class Fetcher:
-    """Fetches URLs with its own Session and turns each into a Record."""
+class RequestsClient:
+    """GET through a ``requests.Session``; progress is kept on the instance.
 
-    def __init__(self, config: FetchConfig, label: RunLabel) -> None:
-        self.config = config
-        self.label = label
+    ``get`` sets ``status``, ``received`` and ``headers_at`` (perf_counter when
+    the head arrived, 0.0 before) as it goes, so a failure still tells how far
+    the exchange got.
+    """
+
+    def __init__(self, config: FetchConfig) -> None:
         self.session = new_session(config.keepalive)
+        self.timeout = config.timeout
+        self.max_bytes = config.max_bytes
+        self.status = 0
+        self.received = 0
+        self.headers_at = 0.0
+
+    def get(self, url: str) -> None:
+        """GET ``url`` and count its body; raises on any failure."""
+        self.status = self.received = 0
+        self.headers_at = 0.0
+        with self.session.get(url, stream=True, timeout=self.timeout) as response:
+            self.headers_at = time.perf_counter()
+            self.status = response.status_code
+            _count_body(self, response.raw)
 
     def close(self) -> None:
         """Close the session's connections."""
         self.session.close()
+
+
+class Urllib3Client:
+    """GET through a ``urllib3.PoolManager`` directly: one connection per host, no retries.
+
+    Redirects are followed (at most ``MAX_REDIRECTS``, like requests), the
+    connect and read timeouts are both ``timeout``, bodies are streamed raw.
+    """
+
+    def __init__(self, config: FetchConfig) -> None:
+        headers = {} if config.keepalive else {"Connection": "close"}
+        self.retries = urllib3.Retry(
+            total=None, connect=0, read=0, redirect=MAX_REDIRECTS, status=0, other=0,
+            raise_on_redirect=True, raise_on_status=False, respect_retry_after_header=False,
+        )
+        self.pool = urllib3.PoolManager(
+            maxsize=1, block=False, headers=headers, retries=self.retries,
+            timeout=urllib3.Timeout(connect=config.timeout, read=config.timeout),
+        )
+        self.max_bytes = config.max_bytes
+        self.status = 0
+        self.received = 0
+        self.headers_at = 0.0
+
+    def get(self, url: str) -> None:
+        """GET ``url`` and count its body; raises on any failure."""
+        self.status = self.received = 0
+        self.headers_at = 0.0
+        try:
+            response = self.pool.urlopen(
+                "GET", url, redirect=True, preload_content=False, decode_content=False
+            )
+        except urllib3.exceptions.MaxRetryError as exc:
+            if isinstance(exc.reason, urllib3.exceptions.ResponseError):
+                raise TooManyRedirects(f"Exceeded {MAX_REDIRECTS} redirects.") from exc
+            raise
+        try:
+            self.headers_at = time.perf_counter()
+            self.status = response.status
+            _count_body(self, response)
+        finally:  # as requests does: close (a no-op once fully read), give the slot back
+            response.close()
+            response.release_conn()
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self.pool.clear()
+
+
+def _count_body(client: RequestsClient | Urllib3Client, raw: urllib3.BaseHTTPResponse) -> None:
+    """Count the raw body (wire bytes, not decoded) in chunks; TooLarge past the cap."""
+    limit = client.max_bytes
+    for chunk in raw.stream(CHUNK_SIZE, decode_content=False):
+        client.received += len(chunk)
+        if client.received > limit:
+            raise TooLarge(f"body exceeds --max-bytes {limit}")
+
+
+def new_client(config: FetchConfig) -> RequestsClient | Urllib3Client:
+    """The HTTP client ``config.client`` names."""
+    if config.client == "urllib3":
+        return Urllib3Client(config)
+    if config.client == "requests":
+        return RequestsClient(config)
+    raise ValueError(f"unknown HTTP client {config.client!r} (known: {', '.join(CLIENTS)})")
+
+
+class Fetcher:
+    """Fetches URLs with its own HTTP client and turns each into a Record.
+
+    ``gaps``, when given, receives the seconds between the end of one of this
+    fetcher's requests and the start of its next: the tool's (and the
+    strategy's) per-request overhead as a worker sees it.
+    """
+
+    def __init__(self, config: FetchConfig, label: RunLabel, gaps: array | None = None) -> None:
+        self.config = config
+        self.label = label
+        self.client = new_client(config)
+        self.gaps = gaps
+        self._free_at = 0.0  # perf_counter() when the previous request ended
+
+    @property
+    def session(self) -> requests.Session:
+        """The requests client's Session (AttributeError for other clients)."""
+        return self.client.session  # type: ignore[union-attr]
+
+    def close(self) -> None:
+        """Close the client's connections."""
+        self.client.close()
 
     def not_run(self, index: int, url: str, reason: str = "run ended first") -> Record:
         """The record of a URL that was never requested."""
@@ -79,31 +204,30 @@ class Fetcher:
 
     def fetch(self, index: int, url: str) -> Record:
         """GET ``url`` once; always returns a record, never raises."""
-        config = self.config
         begin = time.perf_counter()
-        if config.deadline is not None and begin >= config.deadline:
+        deadline = self.config.deadline
+        if deadline is not None and begin >= deadline:
             return self.not_run(index, url, "--max-time reached")
-        status = 0
-        received = 0
-        ttfb = 0.0
+        if self._free_at and self.gaps is not None:
+            self.gaps.append(begin - self._free_at)
+        client = self.client
         try:
-            with self.session.get(url, stream=True, timeout=config.timeout) as response:
-                ttfb = time.perf_counter() - begin
-                status = response.status_code
-                for chunk in _body_chunks(response):
-                    received += len(chunk)
-                    if received > config.max_bytes:
-                        raise TooLarge(f"body exceeds --max-bytes {config.max_bytes}")
+            client.get(url)
         except Exception as exc:  # noqa: BLE001 - every failure becomes a record
-            end = time.perf_counter()
+            end = self._free_at = time.perf_counter()
             error, cause = classify(exc)
+            ttfb = client.headers_at - begin if client.headers_at else 0.0
             return self._record(
-                index, url, status, received, begin, ttfb, end - begin, error, describe(cause)
+                index, url, client.status, client.received, begin, ttfb, end - begin, error,
+                describe(cause),
             )
-        end = time.perf_counter()
+        end = self._free_at = time.perf_counter()
+        status = client.status
         error = http_error_class(status)
-        message = f"HTTP {status}" if error else ""
-        return self._record(index, url, status, received, begin, ttfb, end - begin, error, message)
+        return self._record(
+            index, url, status, client.received, begin, client.headers_at - begin, end - begin,
+            error, f"HTTP {status}" if error else "",
+        )
 
     def _record(
         self,
@@ -123,11 +247,6 @@ class Fetcher:
             label.strategy, label.workers, label.cpus, label.round, index, url,
             status, received, start, ttfb, latency, error, message,
         )
-
-
-def _body_chunks(response: requests.Response) -> Iterator[bytes]:
-    """The raw body in chunks, without decoding, so bytes are wire bytes."""
-    return response.raw.stream(CHUNK_SIZE, decode_content=False)
 
 
 def http_error_class(status: int) -> str:
@@ -164,7 +283,7 @@ def _chain(exc: BaseException) -> list[BaseException]:
 # NameResolutionError subclasses NewConnectionError: the order matters.)
 _RULES: tuple[tuple[str, tuple[type[BaseException], ...]], ...] = (
     ("too_large", (TooLarge,)),
-    ("too_many_redirects", (requests.TooManyRedirects,)),
+    ("too_many_redirects", (requests.TooManyRedirects, TooManyRedirects)),
     ("truncated", (urllib3.exceptions.IncompleteRead, http.client.IncompleteRead)),
     ("dns", (urllib3.exceptions.NameResolutionError, socket.gaierror)),
     ("connect", (ConnectionRefusedError, urllib3.exceptions.NewConnectionError)),

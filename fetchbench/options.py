@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
+
+from fetchbench.compare import CompareSettings
 
 FORMATS = ("table", "markdown", "csv", "json")
+CLIENTS = ("requests", "urllib3")  # fetch.CLIENTS, without importing requests
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,9 @@ class RunOptions:
     max_bytes: int = 100 * 1024 * 1024
     max_time: float | None = None
     keepalive: bool = True
+    client: str = "requests"  # the HTTP client of every worker (CLIENTS)
+    loop: str = "asyncio"  # event loop of the asyncio strategies: asyncio or uvloop
+    scheduler: str | None = None  # dask scheduler address; None: a LocalCluster
     url_count: int = 200
     delay: tuple[float, float] = (0.0, 0.1)
     size: tuple[int, int] = (1024, 256 * 1024)
@@ -29,6 +35,10 @@ class RunOptions:
     output_dir: str = "results"
     save: bool = True
     quiet: bool = False
+    compare: str | None = None  # --compare BASE.json: judge this run against it
+    compare_format: str = "table"  # table, markdown or json
+    judge: CompareSettings = field(default_factory=CompareSettings)
+    exports: tuple[tuple[str, str], ...] = ()  # (kind, file) of each --export
 
     @property
     def embedded(self) -> bool:

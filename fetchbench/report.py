@@ -3,8 +3,10 @@
 Columns, headers and number formats come from ``stats.SUMMARY_FIELDS``.
 The table and markdown formats show the default-table columns, one row per
 run; the "round" column is added only when some configuration
-(strategy, workers, cpus) has several rounds. The throughput pivot under the
-table takes the median over rounds. CSV and JSON carry every summary field at
+(strategy, workers, cpus) has several rounds, and then a second table
+(``stats.ROUND_FIELDS``) gives per configuration the medians over its rounds
+and the req/s min and max. The throughput pivot under the tables takes the
+median over rounds. CSV and JSON carry every summary field at
 full precision (NaN as an empty cell / null), for machines.
 """
 
@@ -15,17 +17,21 @@ import json
 import pandas as pd
 from tabulate import tabulate
 
+from fetchbench.capacity_tables import sweep_sections
 from fetchbench.errors import UsageError
 from fetchbench.stats import (
+    ROUND_FIELDS,
     SUMMARY_COLUMNS,
     SUMMARY_FIELDS,
     SummaryField,
+    round_summary,
     summary_rows,
     throughput_pivot,
 )
 
 FORMATS: tuple[str, ...] = ("table", "markdown", "csv", "json")
 PIVOT_TITLE = "Throughput (req/s) by CPU count"
+ROUNDS_TITLE = "Medians over rounds, with the req/s range"
 _PIVOT_FORMAT = SummaryField("req_per_s", "req/s", "float", ".1f")
 
 
@@ -57,6 +63,23 @@ def _summary_table(summary: pd.DataFrame, tablefmt: str) -> str:
     )
 
 
+def _rounds_sections(summary: pd.DataFrame, markdown: bool = False) -> list[str]:
+    """Medians over rounds per (strategy, workers, cpus), only when some run has several."""
+    if not has_rounds(summary):
+        return []
+    cols = [f for f in ROUND_FIELDS if f.in_table]
+    rows = [[f.format(row[f.name]) for f in cols] for row in round_summary(summary).to_dict("records")]
+    table = tabulate(
+        rows,
+        headers=[f.header for f in cols],
+        tablefmt="github" if markdown else "simple",
+        disable_numparse=True,
+        colalign=["left" if f.kind == "str" else "right" for f in cols],
+    )
+    title = f"### {ROUNDS_TITLE}" if markdown else ROUNDS_TITLE
+    return ["", title, *([""] if markdown else []), table]
+
+
 def _pivot_table(summary: pd.DataFrame, tablefmt: str) -> str:
     """The req/s pivot (strategies × CPU counts) as a table."""
     pivot = throughput_pivot(summary)
@@ -74,18 +97,22 @@ def render(summary: pd.DataFrame, fmt: str) -> str:
     if fmt == "table":
         parts = [
             _summary_table(summary, "simple"),
+            *_rounds_sections(summary),
             "",
             PIVOT_TITLE,
             _pivot_table(summary, "simple"),
+            *sweep_sections(summary),
         ]
         return "\n".join(parts) + "\n"
     if fmt == "markdown":
         parts = [
             _summary_table(summary, "github"),
+            *_rounds_sections(summary, markdown=True),
             "",
             f"### {PIVOT_TITLE}",
             "",
             _pivot_table(summary, "github"),
+            *sweep_sections(summary, markdown=True),
         ]
         return "\n".join(parts) + "\n"
     if fmt == "csv":

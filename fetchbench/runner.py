@@ -5,12 +5,19 @@ starts ``python -m fetchbench.worker``, feeds it the job, streams its
 records into the results sink as they arrive, samples the memory of the
 child and all its descendants, and takes its CPU time from ``wait4``.
 Whatever happens to the child, every URL of the run ends with a record.
+
+A sink with ``add_rows`` gets the child's rows as they came (lists in
+``RECORD_FIELDS`` order, straight to the CSV): no Record object per request
+in the parent, so a million-URL run costs the parent little CPU and memory.
+The queue between the pipe reader and the parent is bounded, so a parent
+that falls behind slows the child down instead of buffering its output.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import operator
 import os
 import queue
 import signal
@@ -22,10 +29,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from fetchbench.record import Record, RunMeta
-from fetchbench.strategies import Strategy
+from fetchbench.record import RECORD_FIELDS, Record, RunMeta
+from fetchbench.strategies import LOOP_ENV, SCHEDULER_ENV, Strategy
 
 MEMORY_SAMPLE_SECONDS = 0.05
+MEMBER_RESCAN_SECONDS = 1.0  # how often, at most, the child's descendants are listed again
+LINE_QUEUE = 64  # batches (≤ 256 records each) read ahead of the parent, at most
+INDEX = RECORD_FIELDS.index("index")
+_as_row = operator.attrgetter(*RECORD_FIELDS)
 INTERRUPT_GRACE_SECONDS = 5.0
 MAX_TIME_GRACE_SECONDS = 5.0
 
@@ -62,6 +73,13 @@ class FetchOptions:
     max_bytes: int = 100 * 1024 * 1024
     keepalive: bool = True
     max_time: float | None = None
+    client: str = "requests"  # fetch.CLIENTS
+    loop: str = "asyncio"  # asyncio strategies' event loop: strategies.LOOPS
+    scheduler: str | None = None  # dask scheduler address; None: a LocalCluster
+
+    def child_env(self) -> dict[str, str]:
+        """The strategy options a child reads from its environment (see strategies)."""
+        return {LOOP_ENV: self.loop, SCHEDULER_ENV: self.scheduler or ""}
 
 
 class Interrupted(Exception):
@@ -140,15 +158,17 @@ class Runner:
     def run_one(self, planned: PlannedRun, bar: ProgressLike | None = None) -> RunMeta:
         """One child, one strategy run; raises Interrupted on Ctrl-C (after saving)."""
         child = ChildRun(planned, self.urls, self.options)
+        add_rows = getattr(self.sink, "add_rows", None)
+        add = add_rows or self.sink.add_records
 
-        def accept(records: list[Record]) -> None:
+        def accept(batch: list) -> None:
             if not planned.warmup:
-                self.sink.add_records(records)
+                add(batch)
             if bar is not None:
-                bar.update(len(records))
+                bar.update(len(batch))
 
         try:
-            meta = child.run(accept)
+            meta = child.run(accept, rows=add_rows is not None)
         except KeyboardInterrupt:
             meta = child.stop(accept)
             self.sink.add_run(meta)
@@ -174,7 +194,10 @@ class ChildRun:
         self.options = options
         self.cpu_ids = cpu_ids_for(planned.cpus)
         self.seen = bytearray(len(urls))
-        self.lines: queue.SimpleQueue[bytes | None] = queue.SimpleQueue()
+        self.lines: queue.Queue[bytes | None] = queue.Queue(LINE_QUEUE)
+        self.as_rows = False
+        self.parent_busy = 0.0  # seconds spent handling the child's lines
+        self.parent_records = 0
         self.child_meta: dict | None = None
         self.peak_rss = 0
         self.process: subprocess.Popen[bytes] | None = None
@@ -195,14 +218,21 @@ class ChildRun:
             "max_bytes": options.max_bytes,
             "keepalive": options.keepalive,
             "max_time": options.max_time,
+            "client": options.client,
         }
 
-    def run(self, accept: Callable[[list[Record]], None]) -> RunMeta:
-        """Start the child and stream its output until it exits."""
+    def run(self, accept: Callable[[list], None], *, rows: bool = False) -> RunMeta:
+        """Start the child and stream its output until it exits.
+
+        ``accept`` gets each batch as Records, or with ``rows=True`` as plain
+        rows in ``RECORD_FIELDS`` order (as ``stop`` does afterwards).
+        """
+        self.as_rows = rows
         self.process = subprocess.Popen(
             [sys.executable, "-m", "fetchbench.worker"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
+            env={**os.environ, **self.options.child_env()},
         )
         threading.Thread(target=self._feed, daemon=True).start()
         threading.Thread(target=self._read, daemon=True).start()
@@ -215,7 +245,7 @@ class ChildRun:
         self._drain(accept, deadline)
         return self._finish(accept, "")
 
-    def stop(self, accept: Callable[[list[Record]], None]) -> RunMeta:
+    def stop(self, accept: Callable[[list], None]) -> RunMeta:
         """Ctrl-C: ask the child to stop, keep what it finished, leave nothing running."""
         if self.process is None:
             return self._finish(accept, "interrupted before start")
@@ -241,6 +271,12 @@ class ChildRun:
         self.lines.put(None)
 
     def _sample_memory(self) -> None:
+        """Peak RSS of the child and its descendants, sampled every MEMORY_SAMPLE_SECONDS.
+
+        Listing descendants scans all of /proc, so it is redone at doubling
+        intervals (0.05 s, 0.1 s, ... then every MEMBER_RESCAN_SECONDS); reading
+        a known process's RSS is one small /proc read.
+        """
         import psutil
 
         assert self.process is not None
@@ -248,11 +284,16 @@ class ChildRun:
             root = psutil.Process(self.process.pid)
         except psutil.Error:
             return
+        members: list[psutil.Process] = [root]
+        rescan_every, next_rescan = MEMORY_SAMPLE_SECONDS, 0.0
         while not self._stop_sampling.wait(MEMORY_SAMPLE_SECONDS):
-            try:
-                members = [root, *root.children(recursive=True)]
-            except psutil.Error:
-                return
+            if _now() >= next_rescan:
+                try:
+                    members = [root, *root.children(recursive=True)]
+                except psutil.Error:
+                    return
+                next_rescan = _now() + rescan_every
+                rescan_every = min(2 * rescan_every, MEMBER_RESCAN_SECONDS)
             total = 0
             for member in members:
                 try:
@@ -261,7 +302,7 @@ class ChildRun:
                     continue
             self.peak_rss = max(self.peak_rss, total)
 
-    def _drain(self, accept: Callable[[list[Record]], None], deadline: float | None) -> None:
+    def _drain(self, accept: Callable[[list], None], deadline: float | None) -> None:
         """Handle the child's lines until EOF (or the deadline: then kill it)."""
         while True:
             timeout = None if deadline is None else max(0.0, deadline - _now())
@@ -274,14 +315,17 @@ class ChildRun:
                 return
             self._handle(line, accept)
 
-    def _handle(self, line: bytes, accept: Callable[[list[Record]], None]) -> None:
+    def _handle(self, line: bytes, accept: Callable[[list], None]) -> None:
+        began = time.perf_counter()
         message = json.loads(line)
         rows = message.get("records")
         if rows is not None:
-            records = [Record(*row) for row in rows]
-            for record in records:
-                self.seen[record.index] = 1
-            accept(records)
+            seen = self.seen
+            for row in rows:
+                seen[row[INDEX]] = 1
+            accept(rows if self.as_rows else [Record(*row) for row in rows])
+            self.parent_records += len(rows)
+            self.parent_busy += time.perf_counter() - began
         elif "meta" in message:
             self.child_meta = message["meta"]
 
@@ -289,7 +333,7 @@ class ChildRun:
         if self.process is not None and self.process.poll() is None:
             self.process.kill()
 
-    def _finish(self, accept: Callable[[list[Record]], None], why: str) -> RunMeta:
+    def _finish(self, accept: Callable[[list], None], why: str) -> RunMeta:
         """Reap the child, account for every URL, and build the RunMeta."""
         self._stop_sampling.set()
         cpu_s, status = 0.0, None
@@ -303,6 +347,11 @@ class ChildRun:
         error = "not_run" if why else "worker_died"
         self._account_for_missing(accept, error, note)
         planned = self.planned
+        probe = dict(child.get("probe", {}))
+        if self.parent_records:  # the parent's cost per record: parse, account, write
+            probe["overhead"] = dict(probe.get("overhead", {})) | {
+                "parent_us_per_record": round(1e6 * self.parent_busy / self.parent_records, 3)
+            }
         return RunMeta(
             strategy=planned.strategy.name,
             workers=planned.workers,
@@ -314,7 +363,7 @@ class ChildRun:
             complete=complete,
             note=note,
             cpu_ids=list(self.cpu_ids),
-            probe=dict(child.get("probe", {})),
+            probe=probe,
         )
 
     def _reap(self) -> tuple[int, float]:
@@ -337,7 +386,7 @@ class ChildRun:
         return status, usage.ru_utime + usage.ru_stime
 
     def _account_for_missing(
-        self, accept: Callable[[list[Record]], None], error: str, note: str
+        self, accept: Callable[[list], None], error: str, note: str
     ) -> None:
         planned = self.planned
         missing = [
@@ -347,7 +396,7 @@ class ChildRun:
             if not seen
         ]
         if missing:
-            accept(missing)
+            accept([_as_row(r) for r in missing] if self.as_rows else missing)
 
 
 def _now() -> float:

@@ -15,6 +15,10 @@ Definitions (see DESIGN.md):
   the median ttfb, over **successful** requests only; NaN when none succeeded.
 - ``cpu_ms_per_req``: child CPU time ÷ requests that ran (``not_run``
   excluded, as for the makespan, so an interrupted run is not flattered).
+- cost (see docs/capacity.md): ``mib_per_worker`` = peak RSS ÷ workers (NaN
+  when no memory sample was taken); ``ideal_req_per_s`` = the Little's-law
+  ideal, workers ÷ mean latency of successful requests; ``efficiency`` =
+  req/s ÷ that ideal.
 
 A run is one ``RunMeta``: one (strategy, workers, cpus, round). Several rounds
 of the same configuration stay separate rows here; ``throughput_pivot`` takes
@@ -113,6 +117,9 @@ SUMMARY_FIELDS: tuple[SummaryField, ...] = (
     SummaryField("cpu_s", "cpu s", "float", ".2f"),
     SummaryField("cpu_ms_per_req", "cpu ms/req", "float", ".2f"),
     SummaryField("peak_rss_mib", "peak RSS MiB", "float", ".1f"),
+    SummaryField("mib_per_worker", "MiB/worker", "float", ".2f"),
+    SummaryField("ideal_req_per_s", "ideal req/s", "float", ".1f"),
+    SummaryField("efficiency", "eff. vs ideal", "float", ".2f"),
     SummaryField("complete", "complete", "bool"),
     SummaryField("error_counts", "error counts", "str"),
 )
@@ -230,7 +237,29 @@ def summarize(records: pd.DataFrame, runs: Sequence[RunMeta]) -> pd.DataFrame:
     out["mib_per_s"] = out["mib"] / positive
     out["cpu_ms_per_req"] = out["cpu_s"] * 1000.0 / out["ran"].where(out["ran"] > 0)
     out["error_counts"] = _text(out["error_counts"])
-    return out[list(SUMMARY_COLUMNS)].reset_index(drop=True)
+    return with_cost(out)[list(SUMMARY_COLUMNS)].reset_index(drop=True)
+
+
+def with_cost(summary: pd.DataFrame) -> pd.DataFrame:
+    """The summary with the cost fields filled in where missing (MiB/worker, ideal, efficiency).
+
+    Derived from workers, peak_rss_mib, mean_ms and req_per_s, so summaries
+    saved before these fields existed get them on load.
+    """
+    out = summary.copy()
+    workers = out["workers"].astype("float64").where(out["workers"] > 0)
+    rss = out["peak_rss_mib"].astype("float64")
+    mean_s = out["mean_ms"].astype("float64") / 1000.0
+    ideal = workers / mean_s.where(mean_s > 0)
+    derived = {
+        "mib_per_worker": rss.where(rss > 0) / workers,
+        "ideal_req_per_s": ideal,
+        "efficiency": out["req_per_s"].astype("float64") / ideal,
+    }
+    for name, values in derived.items():
+        current = out[name] if name in out.columns else pd.Series(np.nan, index=out.index)
+        out[name] = pd.to_numeric(current, errors="coerce").astype("float64").fillna(values)
+    return out
 
 
 def _strategy_rank(strategy: str) -> int:
@@ -281,6 +310,65 @@ def throughput_pivot(summary: pd.DataFrame) -> pd.DataFrame:
     return pivot
 
 
+# The per-configuration view of repeated runs: one row per (strategy, workers,
+# cpus), medians over its rounds and the req/s spread. Rates, percentiles and
+# costs are medians; requests and errors are totals; max latency is the max.
+ROUND_FIELDS: tuple[SummaryField, ...] = (
+    SummaryField("strategy", "strategy", "str", in_table=True),
+    SummaryField("workers", "workers", "int", in_table=True),
+    SummaryField("cpus", "cpus", "int", in_table=True),
+    SummaryField("rounds", "rounds", "int", in_table=True),
+    SummaryField("requests", "requests", "int", in_table=True),
+    SummaryField("errors", "errors", "int", in_table=True),
+    SummaryField("req_per_s", "req/s", "float", ".1f", in_table=True),
+    SummaryField("req_per_s_min", "req/s min", "float", ".1f", in_table=True),
+    SummaryField("req_per_s_max", "req/s max", "float", ".1f", in_table=True),
+    SummaryField("req_per_s_iqr", "req/s IQR", "float", ".1f"),
+    SummaryField("mib_per_s", "MiB/s", "float", ".2f", in_table=True),
+    SummaryField("p50_ms", "p50 ms", "float", ".1f", in_table=True),
+    SummaryField("p90_ms", "p90 ms", "float", ".1f"),
+    SummaryField("p99_ms", "p99 ms", "float", ".1f", in_table=True),
+    SummaryField("max_ms", "max ms", "float", ".1f", in_table=True),
+    SummaryField("ttfb_p50_ms", "ttfb p50 ms", "float", ".1f"),
+    SummaryField("cpu_ms_per_req", "cpu ms/req", "float", ".2f"),
+    SummaryField("peak_rss_mib", "peak RSS MiB", "float", ".1f"),
+    SummaryField("complete", "complete", "bool"),
+)
+ROUND_COLUMNS: tuple[str, ...] = tuple(f.name for f in ROUND_FIELDS)
+CONFIG_KEYS: tuple[str, ...] = ("strategy", "workers", "cpus")
+
+
+def round_summary(summary: pd.DataFrame) -> pd.DataFrame:
+    """One row per (strategy, workers, cpus) in order of appearance, columns ``ROUND_COLUMNS``.
+
+    Medians over the rounds (so one slow round does not move them), with the
+    req/s min, max and interquartile range to show how much the rounds agree.
+    """
+    if summary.empty:
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in ROUND_COLUMNS})
+    by_config = summary.groupby(list(CONFIG_KEYS), sort=False)
+    rate = by_config["req_per_s"]
+    out = by_config.agg(
+        rounds=("round", "size"),
+        requests=("requests", "sum"),
+        errors=("errors", "sum"),
+        req_per_s=("req_per_s", "median"),
+        req_per_s_min=("req_per_s", "min"),
+        req_per_s_max=("req_per_s", "max"),
+        mib_per_s=("mib_per_s", "median"),
+        p50_ms=("p50_ms", "median"),
+        p90_ms=("p90_ms", "median"),
+        p99_ms=("p99_ms", "median"),
+        max_ms=("max_ms", "max"),
+        ttfb_p50_ms=("ttfb_p50_ms", "median"),
+        cpu_ms_per_req=("cpu_ms_per_req", "median"),
+        peak_rss_mib=("peak_rss_mib", "median"),
+        complete=("complete", "all"),
+    )
+    out["req_per_s_iqr"] = rate.quantile(0.75) - rate.quantile(0.25)
+    return out.reset_index()[list(ROUND_COLUMNS)]
+
+
 def _plain(value: Any, kind: Kind) -> Any:
     """A summary value as a JSON-ready Python value (NaN/inf → None)."""
     if value is None or (isinstance(value, float | np.floating) and not math.isfinite(value)):
@@ -317,4 +405,4 @@ def summary_from_rows(rows: Iterable[dict[str, Any]]) -> pd.DataFrame:
             frame[f.name] = col.astype(bool)
         elif f.kind == "str":
             frame[f.name] = _text(col)
-    return frame
+    return with_cost(frame)

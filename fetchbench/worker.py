@@ -8,6 +8,12 @@ and streams records back on its original stdout as JSON lines:
     {"records": [[field, ...], ...]}   batches, in RECORD_FIELDS order
     {"meta": {...}}                    last: wall time, completeness, probe
 
+The probe carries the tool's own overhead as the child saw it (``overhead``):
+median and p90 of the gap between the end of a worker's request and the
+start of its next (record, emit, the strategy's dispatch, and waiting for the
+CPU; forked process workers are not seen), and the mean time spent in
+``emit`` per record.
+
 Only stdlib modules are imported before the patch, so nothing in the
 process ever sees an unpatched socket (or, for other strategies, a patched
 one). Anything the strategy prints goes to stderr, never into the data.
@@ -20,6 +26,8 @@ import os
 import sys
 import threading
 import time
+from array import array
+from collections.abc import Callable
 from typing import Any
 
 FLUSH_RECORDS = 256
@@ -28,45 +36,58 @@ EXIT_INTERRUPTED = 130
 
 
 class Emitter:
-    """Batches records and writes them to the data descriptor; thread-safe."""
+    """Batches records and writes them to the data descriptor; thread-safe.
 
-    def __init__(self, fd: int, count: int) -> None:
+    The buffer lock is never held across a write: a thread that fills a batch
+    takes it and writes it under a separate write lock, so the others (which
+    may have to wait for the GIL that the write gave away) never queue behind it.
+    """
+
+    def __init__(self, fd: int, count: int, as_row: Callable[[Any], tuple] | None = None) -> None:
         self.fd = fd
+        self.as_row = as_row or (lambda record: record.as_row())
         self.seen = bytearray(count)
         self.lock = threading.Lock()
+        self.write_lock = threading.Lock()
         self.rows: list[tuple] = []
         self.lost_to_dead_workers = 0
         self.last_flush = time.perf_counter()
+        self.busy = 0.0  # seconds spent in __call__, lock waits and writes included
+        self.calls = 0
 
     def __call__(self, record: Any) -> None:
+        began = time.perf_counter()
+        batch = None
         with self.lock:
             if self.seen[record.index]:
                 return  # a strategy must never report a URL twice; keep the first
             self.seen[record.index] = 1
             if record.error == "worker_died":
                 self.lost_to_dead_workers += 1
-            self.rows.append(record.as_row())
-            now = time.perf_counter()
-            if len(self.rows) >= FLUSH_RECORDS or now - self.last_flush >= FLUSH_SECONDS:
-                self._flush(now)
+            self.rows.append(self.as_row(record))
+            if len(self.rows) >= FLUSH_RECORDS or began - self.last_flush >= FLUSH_SECONDS:
+                batch, self.rows, self.last_flush = self.rows, [], began
+            self.calls += 1
+        if batch is not None:
+            self.send({"records": batch})
+        spent = time.perf_counter() - began
+        with self.lock:
+            self.busy += spent
 
     def flush(self) -> None:
         """Write whatever is buffered."""
         with self.lock:
-            self._flush(time.perf_counter())
-
-    def _flush(self, now: float) -> None:
-        if self.rows:
-            self.send({"records": self.rows})
-            self.rows = []
-        self.last_flush = now
+            batch, self.rows, self.last_flush = self.rows, [], time.perf_counter()
+        if batch:
+            self.send({"records": batch})
 
     def send(self, message: dict) -> None:
         """Write one JSON line, completely."""
         data = memoryview((json.dumps(message, separators=(",", ":")) + "\n").encode())
-        while data:
-            written = os.write(self.fd, data)
-            data = data[written:]
+        with self.write_lock:
+            while data:
+                written = os.write(self.fd, data)
+                data = data[written:]
 
 
 def read_job() -> tuple[dict, list[str]]:
@@ -111,6 +132,28 @@ def probe(native_ids: set[int]) -> dict:
     }
 
 
+def cpu_seconds() -> float:
+    """User + system CPU of this process and of the children it has reaped."""
+    import resource
+
+    own, reaped = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+        resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + reaped.ru_utime + reaped.ru_stime
+
+
+def overhead(gaps: array) -> dict:
+    """Median and p90 (ms) of the gaps between a worker's requests, and how many."""
+    if not gaps:
+        return {"gap_p50_ms": None, "gap_p90_ms": None, "gaps": 0}
+    ordered = sorted(gaps)
+    count = len(ordered)
+    return {
+        "gap_p50_ms": round(ordered[count // 2] * 1000, 4),
+        "gap_p90_ms": round(ordered[min(count - 1, count * 9 // 10)] * 1000, 4),
+        "gaps": count,
+    }
+
+
 def main() -> int:
     """Run one job; exit 0 when complete, 130 when interrupted."""
     data_fd = os.dup(1)
@@ -129,11 +172,15 @@ def main() -> int:
 def run_job(job: dict, urls: list[str], data_fd: int) -> int:
     """Run the strategy, fill any gap, and send the meta line."""
     import importlib
+    import operator
 
     from fetchbench.fetch import FetchConfig, Fetcher, RunLabel
+    from fetchbench.record import RECORD_FIELDS
 
-    emit = Emitter(data_fd, len(urls))
-    t0 = time.perf_counter()
+    # attrgetter builds the row in C; Record.as_row (dataclasses.astuple) deep-copies
+    emit = Emitter(data_fd, len(urls), operator.attrgetter(*RECORD_FIELDS))
+    cpu0 = cpu_seconds()
+    t0 = job.get("t0") or time.perf_counter()  # a parent run's origin (process-gevent)
     label = RunLabel(job["strategy"], job["workers"], job["cpus"], job["round"], t0)
     max_time = job.get("max_time")
     config = FetchConfig(
@@ -141,19 +188,22 @@ def run_job(job: dict, urls: list[str], data_fd: int) -> int:
         max_bytes=job["max_bytes"],
         keepalive=job["keepalive"],
         deadline=None if max_time is None else t0 + max_time,
+        client=job.get("client", "requests"),
     )
     native_ids: set[int] = set()
     get_native_id = threading.get_native_id
+    gaps = array("d")
 
     def make_fetcher() -> Fetcher:
         native_ids.add(get_native_id())
-        return Fetcher(config, label)
+        return Fetcher(config, label, gaps)
 
     run = importlib.import_module(job["module"]).run
     fds_before = open_fds()
     complete, note, status = True, "", 0
+    extra: dict | None = None  # facts a strategy returns for the probe
     try:
-        run(urls, job["workers"], make_fetcher, emit)
+        extra = run(urls, job["workers"], make_fetcher, emit)
     except KeyboardInterrupt:
         complete, note, status = False, "interrupted", EXIT_INTERRUPTED
     except Exception as exc:  # noqa: BLE001 - a strategy bug still yields records
@@ -167,6 +217,12 @@ def run_job(job: dict, urls: list[str], data_fd: int) -> int:
         note = f"a worker died: {emit.lost_to_dead_workers} URLs recorded as worker_died"
     emit.flush()
     facts = probe(native_ids) | {"fds_before": fds_before, "fds_after": open_fds()}
+    facts["client"] = config.client
+    facts["cpu_run_s"] = round(cpu_seconds() - cpu0, 4)  # interpreter start-up excluded
+    facts["overhead"] = overhead(gaps) | {
+        "emit_us_mean": round(1e6 * emit.busy / emit.calls, 3) if emit.calls else None,
+    }
+    facts.update(extra or {})
     meta = {"wall_s": wall, "complete": complete, "note": note, "probe": facts}
     emit.send({"meta": meta})
     return status

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from fetchbench.strategies import ALL
+
 
 def fetchbench(*args: str, cwd: Path | None = None, timeout: float = 120):
     return subprocess.run(
@@ -49,6 +51,9 @@ def test_bad_url_file_names_file_and_line(tmp_path):
         (["--max-bytes", "12QB"], "--max-bytes"),
         (["--format", "xml"], "--format"),
         (["--bogus"], "--bogus"),
+        (["--size", "2GiB"], "--size"),
+        (["--size", "256k..1k"], "--size"),
+        (["--delay", "90s"], "--delay"),
         (["missing-file.txt"], "missing-file.txt"),
     ],
 )
@@ -73,7 +78,8 @@ def test_help_lists_every_flag():
     result = fetchbench("--help")
     assert result.returncode == 0
     for flag in ("--strategy", "--workers", "--cpus", "--timeout", "--max-bytes", "--no-keepalive",
-                 "--urls", "--delay", "--size", "--format", "--output", "--no-save", "--quiet"):
+                 "--urls", "--delay", "--size", "--format", "--output", "--no-save", "--quiet",
+                 "--client"):
         assert flag in result.stdout
 
 
@@ -81,15 +87,15 @@ def test_end_to_end_embedded_run_saves_and_shows(tmp_path):
     result = fetchbench("--strategy", "all", "--urls", "20", "--delay", "0", "--size", "1KiB",
                         "--cpus", "1", "-o", str(tmp_path / "out"), "--quiet", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    for name in ("serial", "process", "thread", "gevent-spawn", "gevent-pool"):
+    for name in ALL:  # the classic five and the cheap others installed
         assert name in result.stdout
     assert "Throughput (req/s)" in result.stdout
     saved = sorted((tmp_path / "out").glob("*.json"))
     assert len(saved) == 1
     data = json.loads(saved[0].read_text())
-    assert data["complete"] is True and len(data["runs"]) == 5
+    assert data["complete"] is True and len(data["runs"]) == len(ALL)
     records = saved[0].with_suffix(".csv").read_text().splitlines()
-    assert len(records) == 1 + 5 * 20
+    assert len(records) == 1 + len(ALL) * 20
     shown = fetchbench("show", str(saved[0]))
     assert shown.returncode == 0 and "gevent-pool" in shown.stdout
 
@@ -104,3 +110,16 @@ def test_url_file_run_as_json(server, tmp_path):
     rows = json.loads(result.stdout)
     assert {row["strategy"] for row in rows} == {"thread", "serial"}
     assert all(row["ok"] == 10 and row["mib"] == pytest.approx(10 * 2048 / 2**20) for row in rows)
+
+
+def test_show_rejects_unusable_files(tmp_path):
+    empty = tmp_path / "empty.json"
+    empty.write_text("")
+    truncated = tmp_path / "truncated.json"
+    truncated.write_text('{"schema": "fetchbench-results", "schema_ver')
+    foreign = tmp_path / "foreign.json"
+    foreign.write_text('{"hello": "world"}')
+    newer = tmp_path / "newer.json"
+    newer.write_text('{"schema": "fetchbench-results", "schema_version": 99, "runs": []}')
+    for path in (empty, truncated, foreign, newer, tmp_path / "missing.json"):
+        assert_usage_error(fetchbench("show", str(path)), str(path))

@@ -1,4 +1,4 @@
-"""fetch.Fetcher against the real embedded server: bytes, classes, keep-alive."""
+"""fetch.Fetcher against the real embedded server, for every client: bytes, classes, keep-alive."""
 
 from __future__ import annotations
 
@@ -7,16 +7,34 @@ import time
 
 import pytest
 
-from fetchbench.fetch import FetchConfig, Fetcher, RunLabel, classify, http_error_class
+from fetchbench.fetch import (
+    CLIENTS,
+    FetchConfig,
+    Fetcher,
+    RunLabel,
+    classify,
+    http_error_class,
+    new_client,
+)
 
 
-def make_fetcher(**config) -> Fetcher:
-    label = RunLabel("serial", 1, 1, 1, time.perf_counter())
-    return Fetcher(FetchConfig(**config), label)
+@pytest.fixture(params=CLIENTS)
+def client(request):
+    """Tests that fetch run once per HTTP client."""
+    return request.param
+
+
+@pytest.fixture
+def make_fetcher(client):
+    def make(**config) -> Fetcher:
+        label = RunLabel("serial", 1, 1, 1, time.perf_counter())
+        return Fetcher(FetchConfig(client=client, **config), label)
+
+    return make
 
 
 @pytest.mark.parametrize("size", [0, 1, 1024, 300_000])
-def test_counts_exact_body_bytes(server, size):
+def test_counts_exact_body_bytes(server, size, make_fetcher):
     record = make_fetcher().fetch(3, server.url("/item/3", bytes=size))
     assert (record.error, record.status, record.bytes, record.index) == ("", 200, size, 3)
     assert 0 <= record.ttfb <= record.latency
@@ -24,18 +42,18 @@ def test_counts_exact_body_bytes(server, size):
 
 
 @pytest.mark.parametrize("status,error", [(404, "http_4xx"), (503, "http_5xx"), (204, "")])
-def test_http_status_classes(server, status, error):
+def test_http_status_classes(server, status, error, make_fetcher):
     record = make_fetcher().fetch(0, server.url(status=status, bytes=10))
     assert (record.status, record.error) == (status, error)
 
 
-def test_body_past_max_bytes_is_too_large_and_cut(server):
+def test_body_past_max_bytes_is_too_large_and_cut(server, make_fetcher):
     record = make_fetcher(max_bytes=100_000).fetch(0, server.url(bytes=5_000_000))
     assert record.error == "too_large"
     assert 100_000 < record.bytes < 5_000_000
 
 
-def test_refused_and_dns_are_records(server):
+def test_refused_and_dns_are_records(server, make_fetcher):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]  # nothing listens: bound, never listening
@@ -46,14 +64,14 @@ def test_refused_and_dns_are_records(server):
     assert "Connection refused" in refused.message
 
 
-def test_stalled_response_is_cut_at_timeout(server):
+def test_stalled_response_is_cut_at_timeout(server, make_fetcher):
     begin = time.perf_counter()
     record = make_fetcher(timeout=0.3).fetch(0, server.url(stall=5))
     assert record.error == "timeout"
     assert time.perf_counter() - begin < 5  # cut, not waited out
 
 
-def test_keepalive_reuses_one_connection_and_no_keepalive_does_not(server):
+def test_keepalive_reuses_one_connection_and_no_keepalive_does_not(server, make_fetcher):
     def connections_for(keepalive: bool) -> int:
         before = server.stats()["connections"]
         fetcher = make_fetcher(keepalive=keepalive)
@@ -66,7 +84,7 @@ def test_keepalive_reuses_one_connection_and_no_keepalive_does_not(server):
     assert connections_for(False) == 20
 
 
-def test_deadline_passed_means_not_run(server):
+def test_deadline_passed_means_not_run(server, make_fetcher):
     record = make_fetcher(deadline=time.perf_counter() - 1).fetch(0, server.url())
     assert record.error == "not_run"
 
@@ -80,7 +98,7 @@ def test_classify_unknown_exception_is_other():
     assert classify(ValueError("x"))[0] == "other"
 
 
-def test_large_body_is_counted_not_held(server):
+def test_large_body_is_counted_not_held(server, make_fetcher):
     import tracemalloc
 
     fetcher = make_fetcher(max_bytes=20 * 2**20)
@@ -93,3 +111,26 @@ def test_large_body_is_counted_not_held(server):
     assert record.error == "too_large"
     assert record.bytes > 20 * 2**20
     assert peak < 2 * 2**20  # a few 64 KiB chunks at a time, never the body
+
+
+def test_unknown_client_is_refused():
+    with pytest.raises(ValueError, match="unknown HTTP client"):
+        new_client(FetchConfig(client="curl"))
+
+
+def test_redirects_followed_and_loop_is_too_many_redirects(server, make_fetcher):
+    fetcher = make_fetcher()
+    assert fetcher.fetch(0, server.url("/r", redirect=3, bytes=500)).bytes == 500
+    assert fetcher.fetch(1, server.url("/r", redirect=31)).error == "too_many_redirects"
+    assert fetcher.fetch(2, server.url("/r", redirect=30, bytes=5)).bytes == 5
+
+
+def test_gaps_are_noted_between_requests_of_one_fetcher(server, client):
+    from array import array
+
+    gaps = array("d")
+    label = RunLabel("serial", 1, 1, 1, time.perf_counter())
+    fetcher = Fetcher(FetchConfig(client=client), label, gaps)
+    for i in range(5):
+        fetcher.fetch(i, server.url(bytes=10))
+    assert len(gaps) == 4 and all(g >= 0 for g in gaps)

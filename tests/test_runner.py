@@ -8,7 +8,7 @@ import time
 import pytest
 
 from fetchbench.runner import FetchOptions, PlannedRun, Runner, build_plan
-from fetchbench.strategies import ALL, STRATEGIES
+from fetchbench.strategies import ALL, CLASSIC, EVERY, STRATEGIES
 
 
 def test_thread_after_gevent_pool_uses_real_threads_and_plain_sockets(server, sink):
@@ -72,7 +72,10 @@ def test_default_workers():
     assert STRATEGIES["thread"].default_workers(2, 50) == 20
     assert STRATEGIES["serial"].default_workers(2, 50) == 1
     assert STRATEGIES["gevent-spawn"].default_workers(2, 50) == 50
-    assert set(ALL) == {"serial", "process", "thread", "gevent-spawn", "gevent-pool"}
+    assert STRATEGIES["process-gevent"].default_workers(2, 50) == 20  # a total, split per CPU
+    assert set(CLASSIC) == {"serial", "process", "thread", "gevent-spawn", "gevent-pool"}
+    assert set(CLASSIC) | {"process-gevent"} <= set(ALL) <= set(EVERY)
+    assert "dask" not in ALL  # a cluster is not cheap to start: only in 'every'
 
 
 def test_max_time_records_the_rest_as_not_run(server, sink):
