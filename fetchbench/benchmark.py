@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from fetchbench.compare import Side
 
 
-def run_benchmark(options: RunOptions, plot_dir: str | None = None) -> int:
+def run_benchmark(options: RunOptions) -> int:
     """Measure every planned run, save as we go, print the tables (and plot, if asked)."""
     from fetchbench import targets
     from fetchbench.progress import progress_factory
@@ -52,10 +52,10 @@ def run_benchmark(options: RunOptions, plot_dir: str | None = None) -> int:
     print(render(summary, options.output_format))
     if options.save and not options.quiet:
         print(f"fetchbench: results saved to {path}", file=sys.stderr)
-    if plot_dir is not None and path is not None:
+    if options.plot_dir is not None and path is not None:
         from fetchbench.plot import plot_results
 
-        for drawn in plot_results(path, plot_dir):
+        for drawn in plot_results(path, options.plot_dir):
             if not options.quiet:
                 print(f"fetchbench: plot saved to {drawn}", file=sys.stderr)
     if options.exports or base is not None:

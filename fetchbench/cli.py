@@ -20,8 +20,10 @@ SUBCOMMANDS = ("serve", "show", "plan", "plot", "report", "compare")
 
 DESCRIPTION = """\
 Benchmark concurrent URL fetching: serial, process, thread, gevent-spawn and
-gevent-pool on the same URL list, side by side. With no URLS_FILE, fetchbench
-starts its own HTTP server on 127.0.0.1 and fetches a built-in mix.
+gevent-pool (and asyncio, process-gevent, process-asyncio, dask) on the same
+URL list, side by side, each run in a fresh interpreter pinned to its CPUs.
+With no URLS_FILE, fetchbench starts its own HTTP server on 127.0.0.1 and
+fetches a built-in mix.
 """
 
 EPILOG = """\
@@ -170,12 +172,9 @@ def run_parser() -> Parser:
 def run_command(args: list[str]) -> int:
     """``fetchbench [URLS_FILE] [options]``: measure, save, print."""
     options = parse_run_options(args)
-    plot_dir = run_parser().parse_args(args).plot
-    if plot_dir is not None and not options.save:
-        raise UsageError("--plot: needs saved results; drop --no-save")
     from fetchbench.benchmark import run_benchmark
 
-    return run_benchmark(options, plot_dir=plot_dir)
+    return run_benchmark(options)
 
 
 def parse_run_options(args: Sequence[str]) -> RunOptions:
@@ -226,8 +225,15 @@ def parse_run_options(args: Sequence[str]) -> RunOptions:
         output_dir=ns.output,
         save=not ns.no_save,
         quiet=ns.quiet,
+        plot_dir=_plot_dir(ns.plot, ns.no_save),
         **run_compare_options(ns, args),
     )
+
+
+def _plot_dir(plot: str | None, no_save: bool) -> str | None:
+    if plot is not None and no_save:
+        raise UsageError("--plot: needs saved results; drop --no-save")
+    return plot
 
 
 def parse_strategies(text: str) -> tuple[str, ...]:

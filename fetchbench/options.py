@@ -35,6 +35,7 @@ class RunOptions:
     output_dir: str = "results"
     save: bool = True
     quiet: bool = False
+    plot_dir: str | None = None  # --plot DIR: draw the plots after saving
     compare: str | None = None  # --compare BASE.json: judge this run against it
     compare_format: str = "table"  # table, markdown or json
     judge: CompareSettings = field(default_factory=CompareSettings)

@@ -44,7 +44,10 @@ NOT_RUN = "not_run"
 RUN_KEYS: tuple[str, ...] = ("strategy", "workers", "cpus", "round")
 
 # Canonical display order of strategies; unknown strategies follow, in order of appearance.
-STRATEGY_ORDER: tuple[str, ...] = ("serial", "process", "thread", "gevent-spawn", "gevent-pool")
+STRATEGY_ORDER: tuple[str, ...] = (
+    "serial", "process", "thread", "gevent-spawn", "gevent-pool",
+    "asyncio", "process-gevent", "process-asyncio", "dask",
+)
 
 # Column dtypes of a records DataFrame (as built here or read from a records CSV).
 RECORD_DTYPES: dict[str, Any] = {
