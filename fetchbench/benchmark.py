@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from fetchbench.errors import EXIT_INTERRUPTED, EXIT_OK
+from fetchbench.errors import EXIT_INTERRUPTED, EXIT_OK, UsageError
 from fetchbench.options import RunOptions
 
 if TYPE_CHECKING:
@@ -26,11 +26,7 @@ def run_benchmark(options: RunOptions) -> int:
     file_urls = None if options.embedded else targets.load_url_file(options.urls_file or "")
     base = _compare_base(options)  # an unusable baseline fails before anything is measured
     with _targets(options, file_urls) as (urls, target_info):
-        writer = (
-            ResultsWriter(options.output_dir, options=options.as_dict(), targets=target_info)
-            if options.save
-            else NullWriter(options=options.as_dict(), targets=target_info)
-        )
+        writer = _writer(options, target_info, ResultsWriter, NullWriter)
         plan = build_plan(
             [STRATEGIES[name] for name in options.strategies],
             options.workers, options.cpus, options.repeat, options.warmup, len(urls),
@@ -42,14 +38,17 @@ def run_benchmark(options: RunOptions) -> int:
         runner = Runner(urls, fetch_options, writer, progress_factory(len(urls), options.quiet))
         try:
             runner.run(plan)
-        except Interrupted as stop:
-            path = writer.close(complete=False, interrupted_at=stop.where)
+        except (Interrupted, KeyboardInterrupt) as stop:
+            at = stop.where if isinstance(stop, Interrupted) else "between runs"
+            path = writer.close(complete=False, interrupted_at=at)
+            if writer.runs:  # what finished, with the cut-off run starred
+                print(render(writer.summary(), options.output_format).rstrip("\n"))
             where = f"; finished runs saved to {path}" if options.save else ""
-            print(f"fetchbench: interrupted during {stop.where}{where}", file=sys.stderr)
+            print(f"fetchbench: interrupted during {at}{where}", file=sys.stderr)
             return EXIT_INTERRUPTED
         path = writer.close(complete=True)
     summary = writer.summary()
-    print(render(summary, options.output_format))
+    print(render(summary, options.output_format).rstrip("\n"))
     if options.save and not options.quiet:
         print(f"fetchbench: results saved to {path}", file=sys.stderr)
     if options.plot_dir is not None and path is not None:
@@ -63,6 +62,18 @@ def run_benchmark(options: RunOptions) -> int:
 
         return export_and_compare(options, base, summary, writer, target_info)
     return EXIT_OK
+
+
+def _writer(options: RunOptions, target_info: dict, saving: type, not_saving: type):
+    """Where results go; an unusable --output fails here, before anything is measured."""
+    if not options.save:
+        return not_saving(options=options.as_dict(), targets=target_info)
+    try:
+        return saving(options.output_dir, options=options.as_dict(), targets=target_info)
+    except UsageError as exc:
+        message = str(exc)
+        raise UsageError(message if message.startswith("--output") else f"--output: {message}") \
+            from None
 
 
 def _compare_base(options: RunOptions) -> Side | None:

@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 
 from fetchbench import __version__
 from fetchbench.errors import EXIT_INTERRUPTED, FetchbenchError, UsageError
-from fetchbench.options import CLIENTS, FORMATS, RunOptions
+from fetchbench.options import CLIENTS, FORMATS, GEVENT_CLIENTS, RunOptions
 
 SUBCOMMANDS = ("serve", "show", "plan", "plot", "report", "compare")
 
@@ -141,8 +141,9 @@ def run_parser() -> Parser:
     fetch.add_argument("--no-keepalive", action="store_true",
                        help="a new connection for every request")
     fetch.add_argument("--client", default="requests", choices=CLIENTS,
-                       help="HTTP client of every worker: a requests.Session, or a "
-                            "urllib3 pool used directly (faster) (default: requests)")
+                       help="HTTP client of every worker: a requests.Session, a urllib3 "
+                            "pool used directly (faster), or geventhttpclient (gevent "
+                            "strategies only) (default: requests)")
     embedded = parser.add_argument_group("embedded targets (no URLS_FILE)")
     embedded.add_argument("--urls", default="200", metavar="N",
                           help="number of URLs in the built-in mix (default: 200)")
@@ -153,7 +154,8 @@ def run_parser() -> Parser:
                           help="body size per URL, fixed or a log-uniform range "
                                "(default: 1KiB..256KiB)")
     embedded.add_argument("--seed", default="20261127", metavar="N",
-                          help="seed of the mix, so two runs fetch the same list")
+                          help="seed of the mix, so two runs fetch the same list "
+                               "(default: 20261127)")
     out = parser.add_argument_group("output")
     out.add_argument("-f", "--format", default="table", choices=FORMATS,
                      help="what to print on stdout (default: table)")
@@ -179,10 +181,10 @@ def run_command(args: list[str]) -> int:
 
 def parse_run_options(args: Sequence[str]) -> RunOptions:
     """Turn the command line into validated RunOptions (or raise UsageError)."""
+    ns = run_parser().parse_args(args)  # first: --help exits here, before the imports below
     from fetchbench import targets
     from fetchbench.compare_cli import run_compare_options
 
-    ns = run_parser().parse_args(args)
     embedded_flags = {"--urls", "--delay", "--size", "--seed"}
     if ns.urls_file is not None:
         given = sorted(f for f in embedded_flags if any(a.split("=")[0] == f for a in args))
@@ -216,7 +218,7 @@ def parse_run_options(args: Sequence[str]) -> RunOptions:
         max_bytes=int(_positive(targets.parse_size(ns.max_bytes, "--max-bytes"), "--max-bytes")),
         max_time=max_time,
         keepalive=not ns.no_keepalive,
-        client=ns.client,
+        client=_client(ns.client, strategies),
         url_count=_at_least(_int(ns.urls, "--urls"), 1, "--urls"),
         delay=delay,
         size=size,
@@ -228,6 +230,20 @@ def parse_run_options(args: Sequence[str]) -> RunOptions:
         plot_dir=_plot_dir(ns.plot, ns.no_save),
         **run_compare_options(ns, args),
     )
+
+
+def _client(name: str, strategies: Sequence[str]) -> str:
+    """--client: a gevent-only client needs gevent strategies, and must be installed."""
+    if name not in GEVENT_CLIENTS:
+        return name
+    others = [s for s in strategies if "gevent" not in s]
+    if others:
+        raise UsageError(f"--client {name}: only for the gevent strategies, not {others[0]}")
+    import importlib.util
+
+    if importlib.util.find_spec(name) is None:
+        raise UsageError(f"--client {name}: not installed (pip install {name})")
+    return name
 
 
 def _plot_dir(plot: str | None, no_save: bool) -> str | None:
@@ -243,7 +259,7 @@ def parse_strategies(text: str) -> tuple[str, ...]:
 
     names = [n.strip() for n in text.split(",") if n.strip()]
     if not names:
-        raise UsageError("--strategy: give 'all' or a comma list of strategies")
+        raise UsageError("--strategy: give 'all', 'every' or a comma list of strategies")
     chosen: list[str] = []
     for name in names:
         if name not in STRATEGIES and name not in GROUPS:
@@ -315,7 +331,7 @@ def show_command(args: list[str]) -> int:
     from fetchbench.results import load_results
 
     results = load_results(ns.file)
-    print(render(results.summary, ns.format))
+    print(render(results.summary, ns.format).rstrip("\n"))
     if exports:
         from fetchbench.export import write_exports
 

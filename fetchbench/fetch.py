@@ -10,7 +10,9 @@ Two clients (``FetchConfig.client``), with the same timeout, redirect,
 byte-counting and error-class semantics:
 
 - ``requests``: a ``requests.Session`` (the default);
-- ``urllib3``: a ``urllib3.PoolManager`` used directly (no requests layer).
+- ``urllib3``: a ``urllib3.PoolManager`` used directly (no requests layer);
+- ``geventhttpclient``: geventhttpclient's C-parser client, for children that
+  gevent has patched only (``GEVENT_CLIENTS``); an optional dependency.
 
 A Fetcher also notes the tool's overhead as a worker sees it: the time from
 the end of one request to the start of its next (building the record,
@@ -24,7 +26,12 @@ import http.client
 import socket
 import time
 from array import array
+from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
+from urllib.parse import SplitResult, urljoin, urlsplit
 
 import requests
 import urllib3.exceptions
@@ -35,7 +42,10 @@ from fetchbench.record import Record
 CHUNK_SIZE = 64 * 1024
 MAX_MESSAGE = 200
 MAX_REDIRECTS = requests.models.DEFAULT_REDIRECT_LIMIT  # 30, for every client
-CLIENTS: tuple[str, ...] = ("requests", "urllib3")
+CLIENTS: tuple[str, ...] = ("requests", "urllib3", "geventhttpclient")
+GEVENT_CLIENTS: tuple[str, ...] = ("geventhttpclient",)  # only where gevent patched first
+REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))  # the ones requests follows
+HOSTS_KEPT = 10  # per-host connection pools a client keeps (urllib3's PoolManager default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +75,7 @@ class TooLarge(Exception):
 
 
 class TooManyRedirects(Exception):
-    """More than ``MAX_REDIRECTS`` redirects (the urllib3 client's equivalent of requests')."""
+    """More than ``MAX_REDIRECTS`` redirects (requests' own, for the other clients)."""
 
 
 def new_session(keepalive: bool) -> requests.Session:
@@ -102,7 +112,7 @@ class RequestsClient:
         with self.session.get(url, stream=True, timeout=self.timeout) as response:
             self.headers_at = time.perf_counter()
             self.status = response.status_code
-            _count_body(self, response.raw)
+            _count_body(self, response.raw.stream(CHUNK_SIZE, decode_content=False))
 
     def close(self) -> None:
         """Close the session's connections."""
@@ -146,7 +156,7 @@ class Urllib3Client:
         try:
             self.headers_at = time.perf_counter()
             self.status = response.status
-            _count_body(self, response)
+            _count_body(self, response.stream(CHUNK_SIZE, decode_content=False))
         finally:  # as requests does: close (a no-op once fully read), give the slot back
             response.close()
             response.release_conn()
@@ -156,19 +166,102 @@ class Urllib3Client:
         self.pool.clear()
 
 
-def _count_body(client: RequestsClient | Urllib3Client, raw: urllib3.BaseHTTPResponse) -> None:
-    """Count the raw body (wire bytes, not decoded) in chunks; TooLarge past the cap."""
+class GeventHttpClient:
+    """GET through geventhttpclient: one ``HTTPClient`` (one connection) per host.
+
+    Redirects are followed as requests does (301/302/303/307/308, at most
+    ``MAX_REDIRECTS``); its parse errors are mapped onto the stdlib's, so
+    ``classify`` gives the same classes: a connection closed before the head
+    is ``reset``, a body cut short is ``truncated``.
+    """
+
+    def __init__(self, config: FetchConfig) -> None:
+        from geventhttpclient import HTTPClient  # optional; imported in gevent children only
+        from geventhttpclient.response import HTTPConnectionClosed, HTTPParseError
+
+        self._new = HTTPClient
+        self._closed_error: type[Exception] = HTTPConnectionClosed
+        self._parse_error: type[Exception] = HTTPParseError
+        self.timeout = config.timeout
+        self.max_bytes = config.max_bytes
+        self.headers = {} if config.keepalive else {"Connection": "close"}
+        self.hosts: OrderedDict[tuple[str, str], Any] = OrderedDict()  # (scheme, netloc)
+        self.status = 0
+        self.received = 0
+        self.headers_at = 0.0
+
+    def _client_for(self, parts: SplitResult) -> Any:
+        key = (parts.scheme, parts.netloc)
+        client = self.hosts.get(key)
+        if client is None:
+            if len(self.hosts) >= HOSTS_KEPT:
+                self.hosts.popitem(last=False)[1].close()
+            client = self.hosts[key] = self._new(
+                parts.hostname or "", parts.port, headers=self.headers, block_size=CHUNK_SIZE,
+                concurrency=1, connection_timeout=self.timeout, network_timeout=self.timeout,
+                ssl=parts.scheme == "https",
+            )
+        else:
+            self.hosts.move_to_end(key)
+        return client
+
+    def get(self, url: str) -> None:
+        """GET ``url`` (following redirects) and count its body; raises on any failure."""
+        self.status = self.received = 0
+        self.headers_at = 0.0
+        try:
+            self._get(url)
+        except self._closed_error as exc:
+            raise http.client.RemoteDisconnected(str(exc)) from exc
+        except self._parse_error as exc:
+            if "ncomplete" not in str(exc):
+                raise
+            raise http.client.IncompleteRead(b"") from exc
+
+    def _get(self, url: str) -> None:
+        for _ in range(MAX_REDIRECTS + 1):
+            parts = urlsplit(url)
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            client = self._client_for(parts)
+            response = client.get(target)
+            try:
+                location = (response.get("location")
+                            if response.status_code in REDIRECT_STATUSES else None)
+                if not location:
+                    self.headers_at = time.perf_counter()
+                    self.status = response.status_code
+                    _count_body(self, iter(partial(response.read, CHUNK_SIZE), b""))
+                    return
+                while response.read(CHUNK_SIZE):  # drain the hop's body: keep the connection
+                    pass
+            finally:
+                response.release()
+            url = urljoin(url, location)
+        raise TooManyRedirects(f"Exceeded {MAX_REDIRECTS} redirects.")
+
+    def close(self) -> None:
+        """Close every host's connection."""
+        while self.hosts:
+            self.hosts.popitem()[1].close()
+
+
+def _count_body(
+    client: RequestsClient | Urllib3Client | GeventHttpClient, chunks: Iterator[bytes]
+) -> None:
+    """Count the body's chunks (wire bytes, not decoded) into ``client``; TooLarge past the cap."""
     limit = client.max_bytes
-    for chunk in raw.stream(CHUNK_SIZE, decode_content=False):
+    for chunk in chunks:
         client.received += len(chunk)
         if client.received > limit:
             raise TooLarge(f"body exceeds --max-bytes {limit}")
 
 
-def new_client(config: FetchConfig) -> RequestsClient | Urllib3Client:
+def new_client(config: FetchConfig) -> RequestsClient | Urllib3Client | GeventHttpClient:
     """The HTTP client ``config.client`` names."""
     if config.client == "urllib3":
         return Urllib3Client(config)
+    if config.client == "geventhttpclient":
+        return GeventHttpClient(config)
     if config.client == "requests":
         return RequestsClient(config)
     raise ValueError(f"unknown HTTP client {config.client!r} (known: {', '.join(CLIENTS)})")

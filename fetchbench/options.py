@@ -7,7 +7,8 @@ from dataclasses import asdict, dataclass, field
 from fetchbench.compare import CompareSettings
 
 FORMATS = ("table", "markdown", "csv", "json")
-CLIENTS = ("requests", "urllib3")  # fetch.CLIENTS, without importing requests
+CLIENTS = ("requests", "urllib3", "geventhttpclient")  # fetch.CLIENTS, without requests
+GEVENT_CLIENTS = ("geventhttpclient",)  # only for strategies whose children gevent patched
 
 
 @dataclass(frozen=True)

@@ -16,21 +16,29 @@ class LineProgress:
         self.planned = planned
         self.total = total
         self.done = 0
+        self.note = ""
         self.began = time.monotonic()
 
     def update(self, n: int) -> None:
         self.done += n
 
+    def set_postfix_str(self, s: str) -> None:
+        self.note = s
+
     def close(self) -> None:
         seconds = time.monotonic() - self.began
+        note = f" ({self.note})" if self.note else ""
         print(f"fetchbench: {self.planned.describe()}: {self.done}/{self.total} URLs "
-              f"in {seconds:.1f} s", file=sys.stderr, flush=True)
+              f"in {seconds:.1f} s{note}", file=sys.stderr, flush=True)
 
 
 class NoProgress:
     """--quiet."""
 
     def update(self, n: int) -> None:
+        pass
+
+    def set_postfix_str(self, s: str) -> None:
         pass
 
     def close(self) -> None:

@@ -31,7 +31,7 @@ from fetchbench.stats import (
 
 FORMATS: tuple[str, ...] = ("table", "markdown", "csv", "json")
 PIVOT_TITLE = "Throughput (req/s) by CPU count"
-ROUNDS_TITLE = "Medians over rounds, with the req/s range"
+ROUNDS_TITLE = "Medians over rounds, with the req/s range (requests and errors: totals)"
 _PIVOT_FORMAT = SummaryField("req_per_s", "req/s", "float", ".1f")
 
 
@@ -49,18 +49,31 @@ def table_fields(summary: pd.DataFrame) -> list[SummaryField]:
     return [f for f in SUMMARY_FIELDS if f.in_table and (rounds or not f.only_if_rounds)]
 
 
+INCOMPLETE_NOTE = (
+    "* incomplete run (interrupted, or a worker died): "
+    "its figures cover only what finished"
+)
+
+
 def _summary_table(summary: pd.DataFrame, tablefmt: str) -> str:
-    """The default-table columns of the summary, formatted by their fields."""
+    """The default-table columns of the summary, formatted by their fields;
+    an incomplete run's strategy is starred, with a note under the table."""
     cols = table_fields(summary)
-    rows = [[f.format(row[f.name]) for f in cols] for row in summary.to_dict("records")]
+    records = summary.to_dict("records")
+    rows = [[f.format(row[f.name]) for f in cols] for row in records]
+    incomplete = [row.get("complete") is False for row in records]
+    for row, starred in zip(rows, incomplete, strict=True):
+        if starred:
+            row[0] += " *"
     align = ["left" if f.kind == "str" else "right" for f in cols]
-    return tabulate(
+    table = tabulate(
         rows,
         headers=[f.header for f in cols],
         tablefmt=tablefmt,
         disable_numparse=True,
         colalign=align,
     )
+    return table + ("\n" + INCOMPLETE_NOTE if any(incomplete) else "")
 
 
 def _rounds_sections(summary: pd.DataFrame, markdown: bool = False) -> list[str]:

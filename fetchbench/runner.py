@@ -147,6 +147,8 @@ class Runner:
             bar = self.progress(planned) if self.progress else None
             try:
                 meta = self.run_one(planned, bar)
+                if bar is not None and meta.note:
+                    bar.set_postfix_str(meta.note)  # e.g. "35 URLs not run: --max-time reached"
             finally:
                 if bar is not None:
                     bar.close()
@@ -182,6 +184,7 @@ class ProgressLike(Protocol):
     """The bit of tqdm the runner uses."""
 
     def update(self, n: int) -> object: ...
+    def set_postfix_str(self, s: str) -> object: ...
     def close(self) -> None: ...
 
 

@@ -392,16 +392,31 @@ def _number_and_unit(
 def parse_range(text: str, parse: Callable[[str], T], option: str | None = None) -> tuple[T, T]:
     """``A`` -> ``(A, A)``, ``A..B`` -> ``(A, B)``, each side read by ``parse``; needs A <= B.
 
+    A bare number on the low side takes the high side's unit (``20..60ms``).
+
     ``option`` names the option in the message when A > B (``parse`` names it
     for a side it cannot read).
     """
     low_text, dots, high_text = text.partition("..")
+    low_text = _with_unit_of(low_text, high_text) if dots else low_text
     low = parse(low_text)
     high = parse(high_text) if dots else low
     if high < low:  # type: ignore[operator]
         prefix = f"{option}: " if option else ""
         raise UsageError(f"{prefix}range {text!r} goes down (the low end must come first)")
     return low, high
+
+
+_BARE_NUMBER_RE = re.compile(r"\s*[0-9]*\.?[0-9]+\s*")
+_NUMBER_UNIT_RE = re.compile(r"\s*[0-9]*\.?[0-9]+\s*([A-Za-z]+)\s*")
+
+
+def _with_unit_of(low_text: str, high_text: str) -> str:
+    """``20..60ms`` means 20 ms to 60 ms: a bare low end takes the high end's unit."""
+    unit = _NUMBER_UNIT_RE.fullmatch(high_text)
+    if unit and _BARE_NUMBER_RE.fullmatch(low_text):
+        return low_text.strip() + unit.group(1)
+    return low_text
 
 
 def parse_int_list(text: str, option: str) -> list[int]:

@@ -21,8 +21,10 @@ one). Anything the strategy prints goes to stderr, never into the data.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import sys
 import threading
 import time
@@ -33,6 +35,7 @@ from typing import Any
 FLUSH_RECORDS = 256
 FLUSH_SECONDS = 0.05
 EXIT_INTERRUPTED = 130
+INTERRUPT_GRACE_SECONDS = 3.0  # the parent waits 5 s for the child's last lines
 
 
 class Emitter:
@@ -41,18 +44,24 @@ class Emitter:
     The buffer lock is never held across a write: a thread that fills a batch
     takes it and writes it under a separate write lock, so the others (which
     may have to wait for the GIL that the write gave away) never queue behind it.
+    Under gevent (``threads=False``) nothing in here yields, so no lock is taken.
     """
 
-    def __init__(self, fd: int, count: int, as_row: Callable[[Any], tuple] | None = None) -> None:
+    def __init__(
+        self, fd: int, count: int, as_row: Callable[[Any], tuple] | None = None,
+        threads: bool = True,
+    ) -> None:
         self.fd = fd
         self.as_row = as_row or (lambda record: record.as_row())
         self.seen = bytearray(count)
-        self.lock = threading.Lock()
-        self.write_lock = threading.Lock()
+        self.lock: Any = threading.Lock() if threads else contextlib.nullcontext()
+        self.write_lock: Any = threading.Lock() if threads else contextlib.nullcontext()
         self.rows: list[tuple] = []
         self.lost_to_dead_workers = 0
+        self.not_run = 0
         self.last_flush = time.perf_counter()
-        self.busy = 0.0  # seconds spent in __call__, lock waits and writes included
+        self.busy = 0.0  # seconds spent in __call__ (lock waits included), under lock
+        self.write_busy = 0.0  # seconds spent serializing and writing, under write_lock
         self.calls = 0
 
     def __call__(self, record: Any) -> None:
@@ -64,15 +73,15 @@ class Emitter:
             self.seen[record.index] = 1
             if record.error == "worker_died":
                 self.lost_to_dead_workers += 1
+            elif record.error == "not_run":
+                self.not_run += 1
             self.rows.append(self.as_row(record))
             if len(self.rows) >= FLUSH_RECORDS or began - self.last_flush >= FLUSH_SECONDS:
                 batch, self.rows, self.last_flush = self.rows, [], began
             self.calls += 1
+            self.busy += time.perf_counter() - began
         if batch is not None:
             self.send({"records": batch})
-        spent = time.perf_counter() - began
-        with self.lock:
-            self.busy += spent
 
     def flush(self) -> None:
         """Write whatever is buffered."""
@@ -83,11 +92,13 @@ class Emitter:
 
     def send(self, message: dict) -> None:
         """Write one JSON line, completely."""
+        began = time.perf_counter()
         data = memoryview((json.dumps(message, separators=(",", ":")) + "\n").encode())
         with self.write_lock:
             while data:
                 written = os.write(self.fd, data)
                 data = data[written:]
+            self.write_busy += time.perf_counter() - began
 
 
 def read_job() -> tuple[dict, list[str]]:
@@ -166,7 +177,15 @@ def main() -> int:
         from gevent import monkey
 
         monkey.patch_all()
+        _quiet_hub_on_ctrl_c()
     return run_job(job, urls, data_fd)
+
+
+def _quiet_hub_on_ctrl_c() -> None:
+    """Ctrl-C still stops the run, but gevent's hub must not print it to stderr."""
+    from gevent.hub import Hub
+
+    Hub.NOT_ERROR = (*Hub.NOT_ERROR, KeyboardInterrupt)
 
 
 def run_job(job: dict, urls: list[str], data_fd: int) -> int:
@@ -178,7 +197,8 @@ def run_job(job: dict, urls: list[str], data_fd: int) -> int:
     from fetchbench.record import RECORD_FIELDS
 
     # attrgetter builds the row in C; Record.as_row (dataclasses.astuple) deep-copies
-    emit = Emitter(data_fd, len(urls), operator.attrgetter(*RECORD_FIELDS))
+    emit = Emitter(data_fd, len(urls), operator.attrgetter(*RECORD_FIELDS),
+                   threads=not job["uses_gevent"])
     cpu0 = cpu_seconds()
     t0 = job.get("t0") or time.perf_counter()  # a parent run's origin (process-gevent)
     label = RunLabel(job["strategy"], job["workers"], job["cpus"], job["round"], t0)
@@ -194,9 +214,17 @@ def run_job(job: dict, urls: list[str], data_fd: int) -> int:
     get_native_id = threading.get_native_id
     gaps = array("d")
 
+    stop = threading.Event()  # set on Ctrl-C: nothing new starts, in-flight requests finish
+
+    class StoppableFetcher(Fetcher):
+        def fetch(self, index: int, url: str):  # type: ignore[override]
+            if stop.is_set():
+                return self.not_run(index, url, "interrupted")
+            return super().fetch(index, url)
+
     def make_fetcher() -> Fetcher:
         native_ids.add(get_native_id())
-        return Fetcher(config, label, gaps)
+        return StoppableFetcher(config, label, gaps)
 
     run = importlib.import_module(job["module"]).run
     fds_before = open_fds()
@@ -205,13 +233,19 @@ def run_job(job: dict, urls: list[str], data_fd: int) -> int:
     try:
         extra = run(urls, job["workers"], make_fetcher, emit)
     except KeyboardInterrupt:
+        # the terminal's Ctrl-C and the parent's own SIGINT both arrive: one is enough
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         complete, note, status = False, "interrupted", EXIT_INTERRUPTED
+        stop.set()
+        _let_in_flight_finish(emit, min(config.timeout + 0.5, INTERRUPT_GRACE_SECONDS))
     except Exception as exc:  # noqa: BLE001 - a strategy bug still yields records
         complete, note, status = False, f"strategy failed: {type(exc).__name__}: {exc}", 1
     wall = time.perf_counter() - t0
     missing = _fill_gaps(emit, urls, make_fetcher, note or "not reported by the strategy")
     if missing and complete:
         complete, note = False, f"{missing} URLs not reported by the strategy"
+    if emit.not_run and not note:
+        note = f"{emit.not_run} URLs not run: --max-time reached"
     if emit.lost_to_dead_workers and complete:
         complete = False
         note = f"a worker died: {emit.lost_to_dead_workers} URLs recorded as worker_died"
@@ -220,12 +254,20 @@ def run_job(job: dict, urls: list[str], data_fd: int) -> int:
     facts["client"] = config.client
     facts["cpu_run_s"] = round(cpu_seconds() - cpu0, 4)  # interpreter start-up excluded
     facts["overhead"] = overhead(gaps) | {
-        "emit_us_mean": round(1e6 * emit.busy / emit.calls, 3) if emit.calls else None,
+        "emit_us_mean": (round(1e6 * (emit.busy + emit.write_busy) / emit.calls, 3)
+                         if emit.calls else None),
     }
     facts.update(extra or {})
     meta = {"wall_s": wall, "complete": complete, "note": note, "probe": facts}
     emit.send({"meta": meta})
     return status
+
+
+def _let_in_flight_finish(emit: Emitter, grace: float) -> None:
+    """After Ctrl-C, give requests already on the wire up to ``grace`` seconds."""
+    give_up = time.perf_counter() + grace
+    while emit.seen.count(0) and time.perf_counter() < give_up:
+        time.sleep(0.02)  # under gevent this lets the greenlets run
 
 
 def _fill_gaps(emit: Emitter, urls: list[str], make_fetcher, reason: str) -> int:
@@ -243,4 +285,6 @@ if __name__ == "__main__":
     try:
         sys.exit(main())
     except KeyboardInterrupt:
+        sys.exit(EXIT_INTERRUPTED)
+    except BrokenPipeError:  # the parent is gone (killed): nobody left to tell
         sys.exit(EXIT_INTERRUPTED)

@@ -76,7 +76,9 @@ def test_table_numbers_are_formatted(summary):
     assert thread[6] == "0.01"  # MiB, 2 decimals
     assert thread[12] == "199.2"  # p99 ms, 1 decimal (123.4..200 interpolated)
     process = lines[5].split()
-    assert process[0] == "process" and process[8] == "-"  # NaN shown as "-"
+    assert process[:2] == ["process", "*"]  # the interrupted run is starred...
+    assert process[9] == "-"  # NaN shown as "-"
+    assert lines[6].startswith("* incomplete run")  # ...and the star explained
 
 
 def test_round_column_appears_with_several_rounds():

@@ -598,3 +598,11 @@ def test_parsers_raise_only_usage_errors(text):
                 assert value == sorted(set(value)) and all(v >= 1 for v in value)
             else:
                 assert value >= 0 and math.isfinite(value)
+
+
+def test_range_low_end_takes_the_high_ends_unit():
+    from fetchbench.targets import parse_duration, parse_range, parse_size
+
+    assert parse_range("20..60ms", lambda t: parse_duration(t, "--delay")) == (0.02, 0.06)
+    assert parse_range("1..64KiB", lambda t: parse_size(t, "--size")) == (1024, 65536)
+    assert parse_range("0.5..2", lambda t: parse_duration(t, "--delay")) == (0.5, 2.0)

@@ -14,7 +14,7 @@ from collections import Counter
 import pytest
 
 from fetchbench.faults import FAULT_MAX_BYTES, FAULT_TIMEOUT, fault_cases
-from fetchbench.fetch import CLIENTS
+from fetchbench.fetch import CLIENTS, GEVENT_CLIENTS
 from fetchbench.runner import FetchOptions, Runner, build_plan
 from fetchbench.strategies import STRATEGIES
 from tests.strategies.params import LOCAL
@@ -35,6 +35,10 @@ def refused_port():
 def test_fault_matrix(server, sink, refused_port, name, client):
     if name in ("asyncio", "process-asyncio") and client != CLIENTS[0]:
         pytest.skip("the asyncio strategies always fetch with aiohttp")
+    if client in GEVENT_CLIENTS:
+        if "gevent" not in name:
+            pytest.skip(f"{client} runs only where gevent patched the child")
+        pytest.importorskip(client)
     cases = fault_cases(server, refused_port)
     urls = [case.url for case in cases]
     plan = build_plan([STRATEGIES[name]], [4], [1], repeat=ROUNDS, url_count=len(urls))
