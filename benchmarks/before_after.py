@@ -1,0 +1,90 @@
+"""The fetchbench command of a past commit against the working tree, on the same list.
+
+``python benchmarks/before_after.py [REV] [--urls N] [--reps K]`` extracts
+``fetchbench/`` of REV (default HEAD) with ``git archive`` into a temporary
+directory, then runs ``python -m fetchbench`` from there and from this
+checkout, alternately, on one zero-delay 1 KiB list served by the embedded
+server (requests client, 10 workers), and prints per strategy the median
+throughput of each and the CPU of the whole command (parent and child,
+start-up included, which both pay alike). Only 127.0.0.1 is contacted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # run from a checkout
+
+from fetchbench.server import EmbeddedServer  # noqa: E402
+
+STRATEGIES = ("serial", "process", "thread", "gevent-spawn", "gevent-pool")
+
+
+def children_cpu() -> float:
+    """CPU seconds of every child this process has reaped."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def run(code: Path | None, urls_file: Path, strategy: str, out: Path) -> tuple[float, float]:
+    """(req/s, CPU seconds) of one ``fetchbench`` command, from ``code`` or this checkout."""
+    env = dict(os.environ)
+    if code is not None:
+        env["PYTHONPATH"] = str(code)
+    before = children_cpu()
+    done = subprocess.run(
+        [sys.executable, "-m", "fetchbench", str(urls_file), "-s", strategy, "-w", "10",
+         "--format", "json", "-q", "-o", str(out)],
+        capture_output=True, text=True, env=env, cwd=out, timeout=600, check=True)
+    return json.loads(done.stdout)[0]["req_per_s"], children_cpu() - before
+
+
+def main() -> int:
+    """Alternate old and new, print the medians."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("rev", nargs="?", default="HEAD")
+    parser.add_argument("--urls", type=int, default=2000)
+    parser.add_argument("--reps", type=int, default=3)
+    parser.add_argument("--strategies", default=",".join(STRATEGIES))
+    args = parser.parse_args()
+    archive = subprocess.run(["git", "archive", args.rev, "fetchbench"], cwd=ROOT,
+                             capture_output=True, check=True).stdout
+    with tempfile.TemporaryDirectory() as tmp, EmbeddedServer() as server:
+        old = Path(tmp) / "old"
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(old, filter="data")
+        urls_file = Path(tmp) / "urls.txt"
+        urls_file.write_text("".join(server.url(f"/ba/{i}", bytes=1024) + "\n"
+                                     for i in range(args.urls)))
+        print(f"{args.urls} URLs, zero delay, 1 KiB, 10 workers, requests; "
+              f"{args.reps} alternating repetitions; median req/s and command CPU s")
+        print(f"{'strategy':13} {args.rev + ' req/s':>14} {'now req/s':>10} {'ratio':>7} "
+              f"{args.rev + ' cpu':>12} {'now cpu':>8}")
+        for strategy in args.strategies.split(","):
+            got: dict[str, list[tuple[float, float]]] = {"old": [], "new": []}
+            for rep in range(args.reps):
+                order = [("old", old), ("new", None)]
+                for name, code in order if rep % 2 == 0 else order[::-1]:
+                    got[name].append(run(code, urls_file, strategy, Path(tmp)))
+            med = {k: (statistics.median(r for r, _ in v), statistics.median(c for _, c in v))
+                   for k, v in got.items()}
+            ratio = statistics.median(n[0] / o[0] for o, n in zip(got["old"], got["new"],
+                                                                  strict=True))
+            print(f"{strategy:13} {med['old'][0]:14.0f} {med['new'][0]:10.0f} {ratio:7.2f} "
+                  f"{med['old'][1]:12.2f} {med['new'][1]:8.2f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
