@@ -44,6 +44,7 @@ from fetchbench.fetch import (
     TooLarge,
     describe,
     http_error_class,
+    make_record,
 )
 from fetchbench.record import Record
 
@@ -110,24 +111,6 @@ class AsyncFetcher:
         return make_record(self.label, index, url, status, received, begin,
                            headers_at - begin, end - begin, error,
                            f"HTTP {status}" if error else "")
-
-
-def make_record(
-    label: RunLabel,
-    index: int,
-    url: str,
-    status: int = 0,
-    received: int = 0,
-    begin: float | None = None,
-    ttfb: float = 0.0,
-    latency: float = 0.0,
-    error: str = "",
-    message: str = "",
-) -> Record:
-    """A Record of ``label``'s run; ``begin`` is a perf_counter() reading."""
-    start = 0.0 if begin is None else begin - label.t0
-    return Record(label.strategy, label.workers, label.cpus, label.round, index, url,
-                  status, received, start, ttfb, latency, error, message)
 
 
 def _chain(exc: BaseException) -> list[BaseException]:

@@ -70,6 +70,24 @@ class RunLabel:
     t0: float  # perf_counter() at the start of the run (CLOCK_MONOTONIC)
 
 
+def make_record(
+    label: RunLabel,
+    index: int,
+    url: str,
+    status: int = 0,
+    received: int = 0,
+    begin: float | None = None,
+    ttfb: float = 0.0,
+    latency: float = 0.0,
+    error: str = "",
+    message: str = "",
+) -> Record:
+    """A Record of ``label``'s run; ``begin`` is a perf_counter() reading."""
+    start = 0.0 if begin is None else begin - label.t0
+    return Record(label.strategy, label.workers, label.cpus, label.round, index, url,
+                  status, received, start, ttfb, latency, error, message)
+
+
 class TooLarge(Exception):
     """The body grew past --max-bytes; the rest is not read."""
 
@@ -322,24 +340,8 @@ class Fetcher:
             error, f"HTTP {status}" if error else "",
         )
 
-    def _record(
-        self,
-        index: int,
-        url: str,
-        status: int = 0,
-        received: int = 0,
-        begin: float | None = None,
-        ttfb: float = 0.0,
-        latency: float = 0.0,
-        error: str = "",
-        message: str = "",
-    ) -> Record:
-        label = self.label
-        start = 0.0 if begin is None else begin - label.t0
-        return Record(
-            label.strategy, label.workers, label.cpus, label.round, index, url,
-            status, received, start, ttfb, latency, error, message,
-        )
+    def _record(self, index: int, url: str, *args, **kwargs) -> Record:
+        return make_record(self.label, index, url, *args, **kwargs)
 
 
 def http_error_class(status: int) -> str:
