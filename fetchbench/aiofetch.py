@@ -43,6 +43,7 @@ from fetchbench.fetch import (
     RunLabel,
     TooLarge,
     describe,
+    exception_chain,
     http_error_class,
     make_record,
 )
@@ -113,21 +114,6 @@ class AsyncFetcher:
                            f"HTTP {status}" if error else "")
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
-    """The exception, its causes and contexts, and aiohttp's wrapped ``os_error``."""
-    seen: list[BaseException] = []
-    todo: list[BaseException] = [exc]
-    while todo and len(seen) < 20:
-        current = todo.pop()
-        if any(current is s for s in seen):
-            continue
-        seen.append(current)
-        for nxt in (current.__cause__, current.__context__, getattr(current, "os_error", None)):
-            if isinstance(nxt, BaseException):
-                todo.append(nxt)
-    return seen
-
-
 def _is_reset_payload(exc: BaseException) -> bool:
     return isinstance(exc, aiohttp.ClientPayloadError) and any(
         name in str(exc) for name in _RESET_NAMES)
@@ -158,7 +144,7 @@ _RULES: tuple[tuple[str, tuple[type[BaseException], ...]], ...] = (
 
 def classify(exc: BaseException) -> tuple[str, BaseException]:
     """Map an exception raised while fetching onto (error class, the link that decided)."""
-    links = _chain(exc)
+    links = exception_chain(exc)
     for link in links:
         if _is_reset_payload(link):
             return "reset", link

@@ -353,8 +353,9 @@ def http_error_class(status: int) -> str:
     return ""
 
 
-def _chain(exc: BaseException) -> list[BaseException]:
-    """The exception, its causes/contexts, and urllib3's wrapped ``reason``s."""
+def exception_chain(exc: BaseException) -> list[BaseException]:
+    """The exception, its causes/contexts, and the errors clients wrap inside theirs
+    (urllib3's ``reason``, aiohttp's ``os_error``, exceptions passed as args)."""
     seen: list[BaseException] = []
     todo: list[BaseException] = [exc]
     while todo and len(seen) < 20:
@@ -366,6 +367,7 @@ def _chain(exc: BaseException) -> list[BaseException]:
             current.__cause__,
             current.__context__,
             getattr(current, "reason", None),
+            getattr(current, "os_error", None),
             *[a for a in getattr(current, "args", ()) if isinstance(a, BaseException)],
         ):
             if isinstance(nxt, BaseException):
@@ -403,7 +405,7 @@ _RULES: tuple[tuple[str, tuple[type[BaseException], ...]], ...] = (
 
 def classify(exc: BaseException) -> tuple[str, BaseException]:
     """Map an exception raised while fetching onto (error class, the link that decided)."""
-    links = _chain(exc)
+    links = exception_chain(exc)
     for name, types in _RULES:
         for link in links:
             if isinstance(link, types):
