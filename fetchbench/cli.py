@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import difflib
 import os
+import signal
 import sys
+import threading
 from collections.abc import Callable, Sequence
 
 from fetchbench import __version__
@@ -176,7 +178,14 @@ def run_command(args: list[str]) -> int:
     options = parse_run_options(args)
     from fetchbench.benchmark import run_benchmark
 
+    if threading.current_thread() is threading.main_thread():
+        # a CI job cancelled with SIGTERM saves what finished, like Ctrl-C does
+        signal.signal(signal.SIGTERM, _raise_keyboard_interrupt)
     return run_benchmark(options)
+
+
+def _raise_keyboard_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def parse_run_options(args: Sequence[str]) -> RunOptions:
