@@ -27,8 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout
 
 from fetchbench.server import EmbeddedServer  # noqa: E402
+from fetchbench.strategies import CLASSIC  # noqa: E402
 
-STRATEGIES = ("serial", "process", "thread", "gevent-spawn", "gevent-pool")
+STRATEGIES = CLASSIC  # the five classic strategies, from the registry
 
 
 def children_cpu() -> float:

@@ -12,14 +12,13 @@ strategy. Exits 1 when any cell is wrong.
 from __future__ import annotations
 
 import argparse
-import socket
 import sys
 from collections import Counter
 from dataclasses import dataclass, field
 
-from fetchbench.faults import FAULT_MAX_BYTES, FAULT_TIMEOUT, fault_cases
+from fetchbench.faults import fault_cases, fault_options, refused_port
 from fetchbench.record import Record, RunMeta
-from fetchbench.runner import FetchOptions, Runner, build_plan
+from fetchbench.runner import Runner, build_plan
 from fetchbench.server import EmbeddedServer
 from fetchbench.strategies import ALL, STRATEGIES
 
@@ -45,12 +44,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--client", default="requests")
     args = parser.parse_args()
-    with EmbeddedServer() as server, socket.socket() as holder:
-        holder.bind(("127.0.0.1", 0))  # bound, never listening: refused
-        cases = fault_cases(server, holder.getsockname()[1])
+    with EmbeddedServer() as server, refused_port() as port:
+        cases = fault_cases(server, port)
         urls = [case.url for case in cases]
-        options = FetchOptions(timeout=FAULT_TIMEOUT, max_bytes=FAULT_MAX_BYTES,
-                               client=args.client)
+        options = fault_options(args.client)
         results: dict[str, list[Record]] = {}
         for name in ALL:
             sink = Collect()
@@ -65,8 +62,7 @@ def main() -> int:
         cells = []
         for name in ALL:
             mine = [r for r in results[name] if r.index == index]
-            good = sum(r.error == case.error and (case.bytes is None or r.bytes == case.bytes)
-                       for r in mine)
+            good = sum(case.matches(r) for r in mine)
             seen = Counter(r.error or "ok" for r in mine)
             cell = f"{good}/{args.rounds}"
             if good != args.rounds or len(mine) != args.rounds:

@@ -48,10 +48,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout
 
 from fetchbench.server import EmbeddedServer  # noqa: E402
+from fetchbench.strategies import CLASSIC  # noqa: E402
 
 BASELINES = Path(__file__).with_name("baselines.py")
 AIOHTTP_SERVER = Path(__file__).with_name("aiohttp_server.py")
-STRATEGIES = ("serial", "process", "thread", "gevent-spawn", "gevent-pool")
+STRATEGIES = CLASSIC  # the five classic strategies, from the registry
 CLIENTS = ("requests", "urllib3", "geventhttpclient")
 GEVENT_CLIENTS = ("geventhttpclient",)  # gevent strategies only
 CHILD_TIMEOUT = 600.0

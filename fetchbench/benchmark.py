@@ -12,6 +12,7 @@ from fetchbench.options import RunOptions
 
 if TYPE_CHECKING:
     from fetchbench.compare import Side
+    from fetchbench.results import NullWriter, ResultsWriter
 
 
 def run_benchmark(options: RunOptions) -> int:
@@ -19,14 +20,13 @@ def run_benchmark(options: RunOptions) -> int:
     from fetchbench import targets
     from fetchbench.progress import progress_factory
     from fetchbench.report import render
-    from fetchbench.results import NullWriter, ResultsWriter
     from fetchbench.runner import FetchOptions, Interrupted, Runner, build_plan
     from fetchbench.strategies import STRATEGIES
 
     file_urls = None if options.embedded else targets.load_url_file(options.urls_file or "")
     base = _compare_base(options)  # an unusable baseline fails before anything is measured
     with _targets(options, file_urls) as (urls, target_info):
-        writer = _writer(options, target_info, ResultsWriter, NullWriter)
+        writer = _writer(options, target_info)
         plan = build_plan(
             [STRATEGIES[name] for name in options.strategies],
             options.workers, options.cpus, options.repeat, options.warmup, len(urls),
@@ -64,12 +64,14 @@ def run_benchmark(options: RunOptions) -> int:
     return EXIT_OK
 
 
-def _writer(options: RunOptions, target_info: dict, saving: type, not_saving: type):
+def _writer(options: RunOptions, target_info: dict) -> ResultsWriter | NullWriter:
     """Where results go; an unusable --output fails here, before anything is measured."""
+    from fetchbench.results import NullWriter, ResultsWriter
+
     if not options.save:
-        return not_saving(options=options.as_dict(), targets=target_info)
+        return NullWriter(options=options.as_dict(), targets=target_info)
     try:
-        return saving(options.output_dir, options=options.as_dict(), targets=target_info)
+        return ResultsWriter(options.output_dir, options=options.as_dict(), targets=target_info)
     except UsageError as exc:
         message = str(exc)
         raise UsageError(message if message.startswith("--output") else f"--output: {message}") \

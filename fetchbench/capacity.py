@@ -13,9 +13,8 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from fetchbench.stats import STRATEGY_ORDER, cpu_label
+from fetchbench.stats import CONFIG_KEYS, STRATEGY_ORDER, cpu_label
 
-CONFIG_KEYS: tuple[str, ...] = ("strategy", "workers", "cpus")
 KNEE_FRACTION = 0.9
 
 # Columns of ``configurations``: medians over rounds of these summary fields.

@@ -7,11 +7,8 @@ imported only by the command that needs them, so ``--help`` stays fast.
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
-import signal
 import sys
-import threading
 from collections.abc import Callable, Sequence
 
 from fetchbench import __version__
@@ -49,6 +46,13 @@ class Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(message)
+
+
+def flags_given(args: Sequence[str], flags: Sequence[str]) -> list[str]:
+    """Which of ``flags`` appear on the command line (``--flag V`` or ``--flag=V``),
+    for options that apply only together with another."""
+    present = {a.split("=", 1)[0] for a in args}
+    return [f for f in flags if f in present]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -176,6 +180,9 @@ def run_parser() -> Parser:
 def run_command(args: list[str]) -> int:
     """``fetchbench [URLS_FILE] [options]``: measure, save, print."""
     options = parse_run_options(args)
+    import signal
+    import threading
+
     from fetchbench.benchmark import run_benchmark
 
     if threading.current_thread() is threading.main_thread():
@@ -196,7 +203,7 @@ def parse_run_options(args: Sequence[str]) -> RunOptions:
 
     embedded_flags = {"--urls", "--delay", "--size", "--seed"}
     if ns.urls_file is not None:
-        given = sorted(f for f in embedded_flags if any(a.split("=")[0] == f for a in args))
+        given = flags_given(args, sorted(embedded_flags))
         if given:
             raise UsageError(f"{given[0]}: applies only to the embedded targets (no URLS_FILE)")
     available = len(os.sched_getaffinity(0))
@@ -272,6 +279,8 @@ def parse_strategies(text: str) -> tuple[str, ...]:
     chosen: list[str] = []
     for name in names:
         if name not in STRATEGIES and name not in GROUPS:
+            import difflib
+
             near = difflib.get_close_matches(name, [*STRATEGIES, *GROUPS], n=1)
             hint = f" (did you mean '{near[0]}'?)" if near else f" (known: {', '.join(ALL)})"
             raise UsageError(f"--strategy: unknown strategy {name!r}{hint}")  # repr: one line

@@ -40,7 +40,6 @@ SLOWER = "slower"
 NO_CHANGE = "no change"
 NOISE = "noise"
 NOT_AVAILABLE = "n/a"
-VERDICTS: tuple[str, ...] = (FASTER, SLOWER, NO_CHANGE, NOISE, NOT_AVAILABLE)
 
 MIN_ROUNDS = 3
 DEFAULT_THRESHOLD = 10.0  # percent

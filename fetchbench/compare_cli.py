@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from fetchbench.cli import Parser
+from fetchbench.cli import Parser, flags_given
 from fetchbench.compare import (
     DEFAULT_ALPHA,
     DEFAULT_METRICS,
@@ -98,7 +98,7 @@ def exports_from(ns: argparse.Namespace) -> tuple[tuple[str, str], ...]:
 def judging_given(args: Sequence[str]) -> list[str]:
     """The judging flags present on a command line (they need --compare on a run)."""
     flags = ("--threshold", "--alpha", "--metric", "--fail-on", "--compare-format")
-    return [f for f in flags if any(a.split("=")[0] == f for a in args)]
+    return flags_given(args, flags)
 
 
 def add_run_compare_arguments(parser: argparse.ArgumentParser, output_group: Any) -> None:

@@ -8,8 +8,13 @@ use this one list, so the table and the test cannot drift apart.
 
 from __future__ import annotations
 
+import contextlib
+import socket
+from collections.abc import Iterator
 from dataclasses import dataclass
 
+from fetchbench.record import Record
+from fetchbench.runner import FetchOptions
 from fetchbench.server_process import EmbeddedServer
 
 FAULT_TIMEOUT = 1.0  # --timeout for a fault-matrix run: the stall (5 s) must exceed it
@@ -24,6 +29,23 @@ class FaultCase:
     url: str
     error: str  # expected error class; "" = success
     bytes: int | None = None  # expected body bytes, when exact
+
+    def matches(self, record: Record) -> bool:
+        """True when ``record`` has the expected class (and bytes, where exact)."""
+        return record.error == self.error and (self.bytes is None or record.bytes == self.bytes)
+
+
+def fault_options(client: str = "requests") -> FetchOptions:
+    """The fetch settings of a fault-matrix run: short timeout, small --max-bytes."""
+    return FetchOptions(timeout=FAULT_TIMEOUT, max_bytes=FAULT_MAX_BYTES, client=client)
+
+
+@contextlib.contextmanager
+def refused_port() -> Iterator[int]:
+    """A loopback port that is bound but never listening: connecting is refused."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        yield holder.getsockname()[1]
 
 
 def fault_cases(server: EmbeddedServer, refused_port: int) -> list[FaultCase]:

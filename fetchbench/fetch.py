@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import http.client
 import socket
+import threading
 import time
 from array import array
 from collections import OrderedDict
@@ -37,13 +38,14 @@ import requests
 import urllib3.exceptions
 from requests.adapters import HTTPAdapter
 
+from fetchbench.options import CLIENTS as CLIENTS  # one list; the CLI reads it without requests
+from fetchbench.options import GEVENT_CLIENTS as GEVENT_CLIENTS
 from fetchbench.record import Record
 
 CHUNK_SIZE = 64 * 1024
 MAX_MESSAGE = 200
 MAX_REDIRECTS = requests.models.DEFAULT_REDIRECT_LIMIT  # 30, for every client
-CLIENTS: tuple[str, ...] = ("requests", "urllib3", "geventhttpclient")
-GEVENT_CLIENTS: tuple[str, ...] = ("geventhttpclient",)  # only where gevent patched first
+
 REDIRECT_STATUSES = frozenset((301, 302, 303, 307, 308))  # the ones requests follows
 HOSTS_KEPT = 10  # per-host connection pools a client keeps (urllib3's PoolManager default)
 
@@ -293,25 +295,29 @@ class Fetcher:
     strategy's) per-request overhead as a worker sees it.
     """
 
-    def __init__(self, config: FetchConfig, label: RunLabel, gaps: array | None = None) -> None:
+    def __init__(
+        self,
+        config: FetchConfig,
+        label: RunLabel,
+        gaps: array | None = None,
+        stop: threading.Event | None = None,
+    ) -> None:
         self.config = config
         self.label = label
         self.client = new_client(config)
         self.gaps = gaps
+        self.stop = stop  # set on Ctrl-C: nothing new starts, in-flight requests finish
         self._free_at = 0.0  # perf_counter() when the previous request ended
-
-    @property
-    def session(self) -> requests.Session:
-        """The requests client's Session (AttributeError for other clients)."""
-        return self.client.session  # type: ignore[union-attr]
 
     def close(self) -> None:
         """Close the client's connections."""
         self.client.close()
 
-    def not_run(self, index: int, url: str, reason: str = "run ended first") -> Record:
-        """The record of a URL that was never requested."""
-        return self._record(index, url, error="not_run", message=reason)
+    def not_run(
+        self, index: int, url: str, reason: str = "run ended first", error: str = "not_run"
+    ) -> Record:
+        """The record of a URL that was never requested (or lost: ``worker_died``)."""
+        return make_record(self.label, index, url, error=error, message=reason)
 
     def fetch(self, index: int, url: str) -> Record:
         """GET ``url`` once; always returns a record, never raises."""
@@ -319,6 +325,8 @@ class Fetcher:
         deadline = self.config.deadline
         if deadline is not None and begin >= deadline:
             return self.not_run(index, url, "--max-time reached")
+        if self.stop is not None and self.stop.is_set():
+            return self.not_run(index, url, "interrupted")
         if self._free_at and self.gaps is not None:
             self.gaps.append(begin - self._free_at)
         client = self.client
@@ -328,20 +336,17 @@ class Fetcher:
             end = self._free_at = time.perf_counter()
             error, cause = classify(exc)
             ttfb = client.headers_at - begin if client.headers_at else 0.0
-            return self._record(
-                index, url, client.status, client.received, begin, ttfb, end - begin, error,
+            return make_record(
+                self.label, index, url, client.status, client.received, begin, ttfb, end - begin, error,
                 describe(cause),
             )
         end = self._free_at = time.perf_counter()
         status = client.status
         error = http_error_class(status)
-        return self._record(
-            index, url, status, client.received, begin, client.headers_at - begin, end - begin,
+        return make_record(
+            self.label, index, url, status, client.received, begin, client.headers_at - begin, end - begin,
             error, f"HTTP {status}" if error else "",
         )
-
-    def _record(self, index: int, url: str, *args, **kwargs) -> Record:
-        return make_record(self.label, index, url, *args, **kwargs)
 
 
 def http_error_class(status: int) -> str:

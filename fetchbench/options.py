@@ -7,8 +7,9 @@ from dataclasses import asdict, dataclass, field
 from fetchbench.compare import CompareSettings
 
 FORMATS = ("table", "markdown", "csv", "json")
-CLIENTS = ("requests", "urllib3", "geventhttpclient")  # fetch.CLIENTS, without requests
-GEVENT_CLIENTS = ("geventhttpclient",)  # only for strategies whose children gevent patched
+# HTTP clients of --client; defined here (not in fetch.py) so the CLI need not import requests
+CLIENTS: tuple[str, ...] = ("requests", "urllib3", "geventhttpclient")
+GEVENT_CLIENTS: tuple[str, ...] = ("geventhttpclient",)  # only where gevent patched first
 
 
 @dataclass(frozen=True)

@@ -173,17 +173,8 @@ def draw_throughput_by_cpus(results: Results, fig: Figure) -> None:
                       color=f"C{j}", edgecolor="white")
         ax.bar_label(bars, labels=[f"{h:.0f}" if h else "" for h in heights], fontsize=7,
                      padding=2)
-    ax.set_xticks(range(len(best)))
-    ax.set_xticklabels([_config_label(r, several_cpus=False) for _, r in best.iterrows()],
-                       fontsize=8)
-    ax.set_xlabel("strategy (at its highest-throughput worker count)")
-    ax.set_ylabel("throughput (req/s)")
-    ax.grid(True, axis="y", alpha=0.3)
-    ax.margins(y=0.12)
-    if best.empty:
-        _no_data(ax, "runs")
-    else:
-        ax.legend(title="CPUs", fontsize=8)
+    _finish_bars(ax, best, several=False, xlabel="strategy (at its highest-throughput worker "
+                 "count)", ylabel="throughput (req/s)", legend="CPUs")
 
 
 def draw_latency_percentiles(results: Results, fig: Figure) -> None:
@@ -197,17 +188,25 @@ def draw_latency_percentiles(results: Results, fig: Figure) -> None:
         xs = [i + (j - 1) * width for i in range(len(best))]
         bars = ax.bar(xs, heights, width, label=label, color=f"C{j}", edgecolor="white")
         ax.bar_label(bars, labels=[f"{h:.0f}" for h in heights], fontsize=7, padding=2)
+    _finish_bars(ax, best, several=best["cpus"].nunique() > 1,
+                 xlabel="strategy (at its highest-throughput configuration)",
+                 ylabel="latency (ms)", legend="percentile")
+
+
+def _finish_bars(ax, best: pd.DataFrame, several: bool, xlabel: str, ylabel: str,
+                 legend: str) -> None:
+    """The common dress of a grouped-bar figure: one tick per configuration, labels,
+    grid, headroom for the value labels, and a legend (or "no data")."""
     ax.set_xticks(range(len(best)))
-    several = best["cpus"].nunique() > 1 if not best.empty else False
     ax.set_xticklabels([_config_label(r, several) for _, r in best.iterrows()], fontsize=8)
-    ax.set_xlabel("strategy (at its highest-throughput configuration)")
-    ax.set_ylabel("latency (ms)")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.grid(True, axis="y", alpha=0.3)
     ax.margins(y=0.12)
     if best.empty:
         _no_data(ax, "runs")
     else:
-        ax.legend(title="percentile", fontsize=8)
+        ax.legend(title=legend, fontsize=8)
 
 
 def draw_latency_cdf(results: Results, fig: Figure) -> None:
@@ -218,7 +217,7 @@ def draw_latency_cdf(results: Results, fig: Figure) -> None:
     records = results.records()
     colors = palette(results.summary)
     best = representatives(results.summary)
-    several = best["cpus"].nunique() > 1 if not best.empty else False
+    several = best["cpus"].nunique() > 1
     ok = records["error"].astype(str) == ""
     lowest, highest = math.inf, 0.0
     for _, rep in best.iterrows():
@@ -251,9 +250,10 @@ def draw_latency_cdf(results: Results, fig: Figure) -> None:
 def draw_cost(results: Results, fig: Figure) -> None:
     """Two panels: CPU ms per request and peak MiB, per strategy (representative configuration)."""
     best = representatives(results.summary)
-    several = best["cpus"].nunique() > 1 if not best.empty else False
+    several = best["cpus"].nunique() > 1
     labels = [_config_label(r, several).replace("\n", "\n(") + ")" for _, r in best.iterrows()]
-    colors = [palette(results.summary)[str(s)] for s in best["strategy"]]
+    by_strategy = palette(results.summary)
+    colors = [by_strategy[str(s)] for s in best["strategy"]]
     rows = list(range(len(best)))[::-1]  # first strategy on top
     panels = [
         ("cpu_ms_per_req", "CPU time per request (ms)", "CPU (user + system)", "{:.2f}"),

@@ -53,11 +53,11 @@ class Record:
 
     def as_row(self) -> tuple:
         """The record's values in ``RECORD_FIELDS`` order (attrgetter: no deep copy)."""
-        return _AS_ROW(self)
+        return ROW(self)
 
 
 RECORD_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Record))
-_AS_ROW = operator.attrgetter(*RECORD_FIELDS)
+ROW = operator.attrgetter(*RECORD_FIELDS)  # record → row tuple, built in C
 
 
 @dataclass(slots=True)

@@ -17,8 +17,9 @@ import json
 import pandas as pd
 from tabulate import tabulate
 
-from fetchbench.capacity_tables import sweep_sections
+from fetchbench.capacity_tables import Table, sweep_sections, table_text
 from fetchbench.errors import UsageError
+from fetchbench.options import FORMATS
 from fetchbench.stats import (
     ROUND_FIELDS,
     SUMMARY_COLUMNS,
@@ -29,10 +30,8 @@ from fetchbench.stats import (
     throughput_pivot,
 )
 
-FORMATS: tuple[str, ...] = ("table", "markdown", "csv", "json")
 PIVOT_TITLE = "Throughput (req/s) by CPU count"
 ROUNDS_TITLE = "Medians over rounds, with the req/s range (requests and errors: totals)"
-_PIVOT_FORMAT = SummaryField("req_per_s", "req/s", "float", ".1f")
 
 
 def has_rounds(summary: pd.DataFrame) -> bool:
@@ -95,14 +94,7 @@ def _rounds_sections(summary: pd.DataFrame, markdown: bool = False) -> list[str]
 
 def _pivot_table(summary: pd.DataFrame, tablefmt: str) -> str:
     """The req/s pivot (strategies × CPU counts) as a table."""
-    pivot = throughput_pivot(summary)
-    rows = [
-        [label, *(_PIVOT_FORMAT.format(v) for v in values)]
-        for label, values in zip(pivot.index, pivot.to_numpy().tolist(), strict=True)
-    ]
-    headers = ["strategy", *pivot.columns]
-    align = ["left", *(["right"] * len(pivot.columns))]
-    return tabulate(rows, headers=headers, tablefmt=tablefmt, disable_numparse=True, colalign=align)
+    return table_text(Table(PIVOT_TITLE, throughput_pivot(summary)), tablefmt)
 
 
 def render(summary: pd.DataFrame, fmt: str) -> str:

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Protocol, TextIO
+from typing import Any, TextIO
 
 import pandas as pd
 
@@ -173,16 +173,6 @@ def read_records(
         raise InputError(f"{path}: not a valid records CSV ({reason})") from None
 
 
-class Writer(Protocol):
-    """What the runner and CLI need from a results writer."""
-
-    def add_records(self, records: Iterable[Record]) -> None: ...
-    def add_run(self, meta: RunMeta) -> None: ...
-    def save(self, complete: bool, interrupted_at: str | None = None) -> Path | None: ...
-    def close(self, complete: bool, interrupted_at: str | None = None) -> Path | None: ...
-    def summary(self) -> pd.DataFrame: ...
-
-
 class ResultsWriter:
     """Streams records to ``<stem>.csv.partial`` and rewrites ``<stem>.json`` on each save.
 
@@ -208,6 +198,7 @@ class ResultsWriter:
         self.created = _iso(created)
         self._runs: list[RunMeta] = []
         self._closed = False
+        self._summary: pd.DataFrame | None = None  # cached until the next add_*
         if self.directory.exists() and not self.directory.is_dir():
             raise UsageError(f"results directory {self.directory} is not a directory")
         try:
@@ -285,6 +276,7 @@ class ResultsWriter:
         """Append records to the CSV as they come (never held in memory)."""
         if self._closed:
             raise RuntimeError("ResultsWriter is closed")
+        self._summary = None
         writerow = self._csv.writerow
         for record in records:
             writerow(record.as_row())
@@ -294,6 +286,7 @@ class ResultsWriter:
         """Append rows already in ``RECORD_FIELDS`` order (the runner's fast path)."""
         if self._closed:
             raise RuntimeError("ResultsWriter is closed")
+        self._summary = None
         self._csv.writerows(rows)
         self._file.flush()
 
@@ -301,6 +294,7 @@ class ResultsWriter:
         """Note a finished (or cut-short) strategy run; its records come via add_records."""
         if self._closed:
             raise RuntimeError("ResultsWriter is closed")
+        self._summary = None
         self._runs.append(meta)
 
     def _sync(self) -> None:
@@ -309,9 +303,12 @@ class ResultsWriter:
             os.fsync(self._file.fileno())
 
     def summary(self) -> pd.DataFrame:
-        """The summary of every run added so far, computed from the records CSV."""
-        self._sync()
-        return summarize(read_records(self.records_path, STATS_COLUMNS), self._runs)
+        """The summary of every run added so far, computed from the records CSV
+        (read once per change: save, close and the final tables share it)."""
+        if self._summary is None:
+            self._sync()
+            self._summary = summarize(read_records(self.records_path, STATS_COLUMNS), self._runs)
+        return self._summary.copy()
 
     def document(self, summary: pd.DataFrame, complete: bool, interrupted_at: str | None) -> dict:
         """The JSON document for the current state (see the module docstring)."""

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import operator
 import os
 import queue
 import signal
@@ -36,7 +35,6 @@ MEMORY_SAMPLE_SECONDS = 0.05
 MEMBER_RESCAN_SECONDS = 1.0  # how often, at most, the child's descendants are listed again
 LINE_QUEUE = 64  # batches (≤ 256 records each) read ahead of the parent, at most
 INDEX = RECORD_FIELDS.index("index")
-_as_row = operator.attrgetter(*RECORD_FIELDS)
 INTERRUPT_GRACE_SECONDS = 5.0
 MAX_TIME_GRACE_SECONDS = 5.0
 
@@ -399,7 +397,7 @@ class ChildRun:
             if not seen
         ]
         if missing:
-            accept([_as_row(r) for r in missing] if self.as_rows else missing)
+            accept([r.as_row() for r in missing] if self.as_rows else missing)
 
 
 def _now() -> float:

@@ -47,8 +47,9 @@ def expand(name: str) -> list[str]:
 def strategy_options(ns: argparse.Namespace, args: Sequence[str],
                      strategies: Sequence[str]) -> dict:
     """RunOptions' loop and scheduler, checked against the strategies chosen."""
-    given = {a.split("=")[0] for a in args}
-    if "--loop" in given and not set(strategies) & set(ASYNCIO_STRATEGIES):
+    from fetchbench.cli import flags_given
+
+    if flags_given(args, ("--loop",)) and not set(strategies) & set(ASYNCIO_STRATEGIES):
         raise UsageError("--loop: applies only to the asyncio and process-asyncio strategies")
     if ns.loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
         raise UsageError("--loop: uvloop is not installed: pip install 'fetchbench[async]'")

@@ -191,14 +191,11 @@ def _quiet_hub_on_ctrl_c() -> None:
 def run_job(job: dict, urls: list[str], data_fd: int) -> int:
     """Run the strategy, fill any gap, and send the meta line."""
     import importlib
-    import operator
 
     from fetchbench.fetch import FetchConfig, Fetcher, RunLabel
-    from fetchbench.record import RECORD_FIELDS
+    from fetchbench.record import ROW
 
-    # attrgetter builds the row in C; Record.as_row (dataclasses.astuple) deep-copies
-    emit = Emitter(data_fd, len(urls), operator.attrgetter(*RECORD_FIELDS),
-                   threads=not job["uses_gevent"])
+    emit = Emitter(data_fd, len(urls), ROW, threads=not job["uses_gevent"])
     cpu0 = cpu_seconds()
     t0 = job.get("t0") or time.perf_counter()  # a parent run's origin (process-gevent)
     label = RunLabel(job["strategy"], job["workers"], job["cpus"], job["round"], t0)
@@ -216,15 +213,9 @@ def run_job(job: dict, urls: list[str], data_fd: int) -> int:
 
     stop = threading.Event()  # set on Ctrl-C: nothing new starts, in-flight requests finish
 
-    class StoppableFetcher(Fetcher):
-        def fetch(self, index: int, url: str):  # type: ignore[override]
-            if stop.is_set():
-                return self.not_run(index, url, "interrupted")
-            return super().fetch(index, url)
-
     def make_fetcher() -> Fetcher:
         native_ids.add(get_native_id())
-        return StoppableFetcher(config, label, gaps)
+        return Fetcher(config, label, gaps, stop)
 
     run = importlib.import_module(job["module"]).run
     fds_before = open_fds()

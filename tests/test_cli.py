@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from fetchbench.strategies import ALL
+from tests.helpers import assert_one_line_exit_2
 
 
 def fetchbench(*args: str, cwd: Path | None = None, timeout: float = 120):
@@ -20,12 +21,8 @@ def fetchbench(*args: str, cwd: Path | None = None, timeout: float = 120):
 
 
 def assert_usage_error(result, *fragments: str) -> None:
-    assert result.returncode == 2, result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
     assert "Traceback" not in result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0]
+    assert_one_line_exit_2(result.returncode, result.stderr, *fragments)
 
 
 def test_bad_url_file_names_file_and_line(tmp_path):

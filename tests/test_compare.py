@@ -35,6 +35,7 @@ from fetchbench.compare import (
 )
 from fetchbench.errors import InputError
 from fetchbench.results import load_results
+from tests.helpers import assert_one_line_exit_2
 
 DATA = Path(__file__).parent / "data"
 
@@ -211,14 +212,6 @@ def test_a_baseline_without_its_records_csv_compares_without_warnings(capsys, tm
     assert status == 1
     warnings = [ln for ln in err.splitlines() if "warning" in ln]
     assert len(warnings) == 1 and "targets differ (delay" in warnings[0]  # nothing on the CSV
-
-
-def assert_one_line_exit_2(status: int, err: str, *fragments: str) -> None:
-    assert status == 2
-    lines = err.strip().splitlines()
-    assert len(lines) == 1, err
-    for fragment in fragments:
-        assert fragment in lines[0]
 
 
 def test_no_runs_in_common_exits_2(capsys, tmp_path):

@@ -152,8 +152,7 @@ class _Dispatch:
 
     def _lost(self, chunk: Chunk, reason: str) -> None:
         for index, url in zip(chunk.indices, chunk.urls, strict=True):
-            record = self.fetcher.not_run(index, url, reason)
-            record.error = "worker_died"
+            record = self.fetcher.not_run(index, url, reason, error="worker_died")
             self.emit(record)
 
 

@@ -147,8 +147,6 @@ def _report_lost(lost, chunks, urls, make_fetcher: MakeFetcher, emit: Emit) -> N
     try:
         for chunk_id, reason in lost:
             for index in chunks[chunk_id]:
-                record = fetcher.not_run(index, urls[index], reason)
-                record.error = "worker_died"
-                emit(record)
+                emit(fetcher.not_run(index, urls[index], reason, error="worker_died"))
     finally:
         fetcher.close()

@@ -8,14 +8,14 @@ never hangs. The cases are ``fetchbench.faults.fault_cases``, the same list
 
 from __future__ import annotations
 
-import socket
 from collections import Counter
 
 import pytest
 
-from fetchbench.faults import FAULT_MAX_BYTES, FAULT_TIMEOUT, fault_cases
+from fetchbench import faults
+from fetchbench.faults import fault_cases
 from fetchbench.fetch import CLIENTS, GEVENT_CLIENTS
-from fetchbench.runner import FetchOptions, Runner, build_plan
+from fetchbench.runner import Runner, build_plan
 from fetchbench.strategies import STRATEGIES
 from tests.strategies.params import LOCAL
 
@@ -24,9 +24,8 @@ ROUNDS = 2
 
 @pytest.fixture(scope="module")
 def refused_port():
-    with socket.socket() as holder:  # bound but never listening: connections are refused
-        holder.bind(("127.0.0.1", 0))
-        yield holder.getsockname()[1]
+    with faults.refused_port() as port:
+        yield port
 
 
 ALWAYS_AIOHTTP = ("asyncio", "process-asyncio")  # --client does not apply to them
@@ -55,8 +54,7 @@ def test_fault_matrix(server, sink, refused_port, name, client):
     cases = fault_cases(server, refused_port)
     urls = [case.url for case in cases]
     plan = build_plan([STRATEGIES[name]], [4], [1], repeat=ROUNDS, url_count=len(urls))
-    options = FetchOptions(timeout=FAULT_TIMEOUT, max_bytes=FAULT_MAX_BYTES, client=client)
-    Runner(urls, options, sink).run(plan)
+    Runner(urls, faults.fault_options(client), sink).run(plan)
     assert len(sink.records) == len(urls) * ROUNDS
     assert Counter((r.round, r.index) for r in sink.records) == Counter(
         {(k, i): 1 for k in range(1, ROUNDS + 1) for i in range(len(urls))})
