@@ -137,3 +137,35 @@ def test_gaps_are_noted_between_requests_of_one_fetcher(server, client):
     for i in range(5):
         fetcher.fetch(i, server.url(bytes=10))
     assert len(gaps) == 4 and all(g >= 0 for g in gaps)
+
+
+def test_requests_reads_the_environment_once_per_origin(server, monkeypatch):
+    """Proxy variables still apply (the embedded server answers as the proxy of an
+    unresolvable host), but requests' per-call scan of os.environ is done once."""
+    import requests
+
+    monkeypatch.setenv("HTTP_PROXY", server.base_url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    reads = []
+    original = requests.Session.merge_environment_settings
+
+    def counting(self, *args, **kwargs):
+        if self.trust_env:
+            reads.append(args[0])
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "merge_environment_settings", counting)
+    fetcher = Fetcher(FetchConfig(client="requests"), RunLabel("serial", 1, 1, 1, time.perf_counter()))
+    records = [fetcher.fetch(i, f"http://fetchbench.invalid/p/{i}?bytes=10") for i in range(5)]
+    fetcher.close()
+    assert [(r.error, r.bytes) for r in records] == [("", 10)] * 5
+    assert reads == ["http://fetchbench.invalid/p/0?bytes=10"]
+
+
+def test_origin_keys_scheme_and_host():
+    from fetchbench.fetch import origin
+
+    assert origin("http://a:80/x?y=/z") == "http://a:80"
+    assert origin("https://b/x") == "https://b"
+    assert origin("http://c") == "http://c"
