@@ -48,6 +48,7 @@ def make_get(client: str) -> Get:
         import requests
 
         session = requests.Session()
+        session.trust_env = False  # fetchbench reads the environment once per origin
 
         def get_requests(url: str) -> int:
             with session.get(url, stream=True, timeout=TIMEOUT) as response:
@@ -115,9 +116,16 @@ def run_thread(urls: Sequence[str], workers: int, client: str) -> list[Span]:
     shared = iter(urls)
     spans = [Span() for _ in range(workers)]
     gets = [make_get(client) for _ in range(workers)]
-    threads = [threading.Thread(target=loop, args=(g, shared, s)) for g, s in zip(gets, spans, strict=True)]
+    go = threading.Event()  # all threads start together, as fetchbench's do
+
+    def gated(get: Get, span: Span) -> None:
+        go.wait()
+        loop(get, shared, span)
+
+    threads = [threading.Thread(target=gated, args=(g, s)) for g, s in zip(gets, spans, strict=True)]
     for thread in threads:
         thread.start()
+    go.set()
     for thread in threads:
         thread.join()
     return spans

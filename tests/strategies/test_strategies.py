@@ -46,3 +46,13 @@ def test_gevent_pool_keeps_one_connection_per_worker(server, sink):
     urls = [server.url(f"/k/{i}", bytes=100) for i in range(60)]
     run_strategy(sink, urls, "gevent-pool", workers=3)
     assert server.stats()["connections"] - before == 3
+
+
+def test_thread_workers_start_together(server, sink):
+    """The threads start behind a gate: the first requests of 50 workers go out
+    within a fraction of one request's latency, not one after another."""
+    urls = [server.url(f"/gate/{i}", delay=0.2, bytes=10) for i in range(50)]
+    run_strategy(sink, urls, "thread", workers=50)
+    starts = sorted(r.start for r in sink.records)
+    latencies = sorted(r.latency for r in sink.records)
+    assert starts[-1] - starts[0] < 0.25 * latencies[len(latencies) // 2]
