@@ -6,21 +6,30 @@ tuples: one message per chunk, not per record). No queue or lock is shared
 between workers, so a worker killed at any moment cannot block the others:
 it costs only the chunk it was fetching (recorded as ``worker_died``); the
 chunk queued behind it goes to a live worker and the run goes on.
+
+Two things keep the dispatcher out of the figures: every worker builds its
+fetcher and says it is ready before any URL is sent, so the first requests go
+out together instead of one fork apart (~2 ms each, ~100 ms for 50 workers);
+and one selector holds every worker's pipe and sentinel for the whole run, so
+an event costs the dispatcher the ready descriptors, not a fresh wait() over
+all of them.
 """
 
 from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import selectors
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 
 from fetchbench.record import Record
 from fetchbench.strategies import Emit, MakeFetcher
 
 CHUNKS_AHEAD = 2  # chunks a worker holds: one in flight, one queued behind it
+READY = (-1, [])  # a worker's first message: its fetcher is built
 
 
 def chunk_size(count: int, workers: int) -> int:
@@ -32,6 +41,7 @@ def _work(make_fetcher: MakeFetcher, urls: Sequence[str], conn: Connection) -> N
     """Fetch each chunk received; send its records back; stop on None."""
     fetcher = make_fetcher()
     try:
+        conn.send(READY)
         while True:
             chunk = conn.recv()
             if chunk is None:
@@ -67,14 +77,29 @@ def run(urls: Sequence[str], workers: int, make_fetcher: MakeFetcher, emit: Emit
         child_end.close()
         pool.append(_Worker(process, parent_end))
     lost: list[tuple[int, str]] = []
+    events = selectors.DefaultSelector()
     try:
         for worker in pool:
+            _await_ready(worker, pending, lost)
+        for worker in pool:
+            if worker.alive:
+                events.register(worker.conn, selectors.EVENT_READ, worker)
+                events.register(worker.process.sentinel, selectors.EVENT_READ, worker)
             _top_up(worker, chunks, pending)
         while any(w.alive and w.held for w in pool):
-            _serve_one_event(pool, chunks, pending, emit, lost)
+            _serve_events(events, pool, chunks, pending, emit, lost)
     finally:
+        events.close()
         _shut_down(pool)
     _report_lost(lost, chunks, urls, make_fetcher, emit)
+
+
+def _await_ready(worker: _Worker, pending: deque[int], lost: list[tuple[int, str]]) -> None:
+    """Block until ``worker`` has built its fetcher (or died trying)."""
+    try:
+        worker.conn.recv()
+    except (EOFError, OSError):
+        _bury(worker, pending, lost)
 
 
 def _top_up(worker: _Worker, chunks: list[list[int]], pending: deque[int]) -> None:
@@ -88,31 +113,38 @@ def _top_up(worker: _Worker, chunks: list[list[int]], pending: deque[int]) -> No
         worker.held.append(chunk_id)
 
 
-def _serve_one_event(pool, chunks, pending, emit: Emit, lost: list[tuple[int, str]]) -> None:
-    """Wait for a result or a death, and act on it."""
-    by_handle = {}
-    for worker in pool:
-        if worker.alive:
-            by_handle[worker.conn] = worker
-            by_handle[worker.process.sentinel] = worker
-    for ready in wait(list(by_handle)):
-        worker = by_handle[ready]
+def _serve_events(events: selectors.BaseSelector, pool: list[_Worker], chunks, pending,
+                  emit: Emit, lost: list[tuple[int, str]]) -> None:
+    """Wait for results or deaths, and act on them."""
+    buried = False
+    for key, _ in events.select():
+        worker: _Worker = key.data
         if not worker.alive:
             continue
-        if ready is worker.conn:
+        if key.fileobj is worker.conn:
             try:
                 chunk_id, rows = worker.conn.recv()
             except (EOFError, OSError):
-                _bury(worker, pending, lost)
+                buried = _unwatch(events, worker, pending, lost)
                 continue
             worker.held.remove(chunk_id)
             for row in rows:
                 emit(Record(*row))
             _top_up(worker, chunks, pending)
         elif not worker.conn.poll():
-            _bury(worker, pending, lost)
-    for worker in pool:  # chunks given back by the dead go to the living
-        _top_up(worker, chunks, pending)
+            buried = _unwatch(events, worker, pending, lost)
+    if buried:  # chunks given back by the dead go to the living
+        for worker in pool:
+            _top_up(worker, chunks, pending)
+
+
+def _unwatch(events: selectors.BaseSelector, worker: _Worker, pending: deque[int],
+             lost: list[tuple[int, str]]) -> bool:
+    """Stop watching a dead worker and bury it; True."""
+    events.unregister(worker.conn)
+    events.unregister(worker.process.sentinel)
+    _bury(worker, pending, lost)
+    return True
 
 
 def _bury(worker: _Worker, pending: deque[int], lost: list[tuple[int, str]]) -> None:
