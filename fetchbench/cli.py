@@ -10,6 +10,7 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from fetchbench import __version__
 from fetchbench.errors import EXIT_INTERRUPTED, FetchbenchError, UsageError
@@ -42,7 +43,16 @@ exit statuses: 0 ok, 1 regression found, 2 usage or input error, 130 interrupted
 
 
 class Parser(argparse.ArgumentParser):
-    """An ArgumentParser whose errors are one line and exit status 2."""
+    """An ArgumentParser whose errors are one line and exit status 2.
+
+    Flags must be spelled out: with argparse's prefix matching, ``--thr 5``
+    meant ``--threshold 5`` and slipped past the checks of which flags go
+    together (``flags_given`` looks for the full names).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(message)
@@ -322,14 +332,15 @@ def _positive(value: float, option: str) -> float:
 
 def serve_command(args: list[str]) -> int:
     """``fetchbench serve``: the embedded server in the foreground."""
+    from fetchbench.server import port_number
+
     parser = Parser(prog="fetchbench serve",
                     description="Run the embedded HTTP test server until Ctrl-C.")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to bind (default: 127.0.0.1; others get a warning)")
-    parser.add_argument("--port", type=int, default=0, help="port (default: 0, any free)")
+    parser.add_argument("--port", type=port_number, default=0,
+                        help="port (default: 0, any free)")
     ns = parser.parse_args(args)
-    if not 0 <= ns.port <= 65535:
-        raise UsageError(f"--port: out of range: {ns.port}")
     from fetchbench.server import run_foreground
 
     return run_foreground(ns.host, ns.port)

@@ -177,8 +177,9 @@ def run_foreground(
     return 0
 
 
-def _port(text: str) -> int:
-    if text.isdigit() and int(text) <= 65535:
+def port_number(text: str) -> int:
+    """An argparse type: ASCII digits 0..65535 (int() would also take ' 5', '+5', '٣')."""
+    if text.isascii() and text.isdigit() and int(text) <= 65535:
         return int(text)
     raise argparse.ArgumentTypeError(f"not a port number (0..65535): {text!r}")
 
@@ -190,7 +191,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Run fetchbench's embedded HTTP test server until Ctrl-C.",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=_port, default=0, help="port (default 0: any free port)")
+    parser.add_argument("--port", type=port_number, default=0, help="port (default 0: any free port)")
     parser.add_argument(
         "--exit-on-stdin-eof",
         action="store_true",

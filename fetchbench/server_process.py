@@ -109,6 +109,10 @@ class EmbeddedServer:
                 # still in flight; it exits when we stop it or our stdin closes
                 start_new_session=True,
             )
+        except BaseException:
+            self._stderr_file.close()
+            self._stderr_file = None
+            raise
         finally:
             child_err.close()
         line = _read_line(self._proc.stdout, self.start_timeout)

@@ -48,6 +48,8 @@ def test_bad_url_file_names_file_and_line(tmp_path):
         (["--max-bytes", "12QB"], "--max-bytes"),
         (["--format", "xml"], "--format"),
         (["--bogus"], "--bogus"),
+        (["--thr", "5"], "--thr"),  # no prefix matching: it would dodge "only with --compare"
+        (["serve", "--port", "٣"], "--port"),  # a digit, but not an ASCII one
         (["--size", "2GiB"], "--size"),
         (["--size", "256k..1k"], "--size"),
         (["--delay", "90s"], "--delay"),
@@ -120,3 +122,4 @@ def test_show_rejects_unusable_files(tmp_path):
     newer.write_text('{"schema": "fetchbench-results", "schema_version": 99, "runs": []}')
     for path in (empty, truncated, foreign, newer, tmp_path / "missing.json"):
         assert_usage_error(fetchbench("show", str(path)), str(path))
+
