@@ -318,11 +318,23 @@ class Bench:
                 rates = [r["req_per_s"] for r in rows if r["strategy"] == name]
                 rate = median(rates)
                 say(f"1 {client} {name}: {[round(r, 1) for r in rates]} req/s")
+                loop = self._little_loop(name, client, urls, workers)
                 out.append(Row(f"1 Little's law: {name} ({client})",
-                               f"{rate:.1f} req/s ({rate / ideal:.1%} of {ideal:g})",
+                               f"{rate:.1f} req/s ({rate / ideal:.1%} of {ideal:g}); "
+                               f"minimal loop {loop / ideal:.1%}",
                                f">= {share:.0%} of {ideal:g} req/s",
                                verdict(rate >= share * ideal)))
         return out
+
+    def _little_loop(self, name: str, client: str, urls: list[str], workers: int) -> float:
+        """The minimal loop's median req/s on target 1's list: the model's own ceiling here."""
+        if name == "serial":
+            urls, workers = urls[: self.size.little_serial_urls], 1
+        elif name == "gevent-spawn":
+            workers = len(urls)
+        rates = [run_baseline(name, workers, client, urls).req_per_s for _ in range(self.size.reps)]
+        say(f"1 {client} {name} minimal loop: {[round(r, 1) for r in rates]} req/s")
+        return median(rates)
 
     def overhead_and_peers(self) -> list[Row]:
         """Targets 2 and 7: each strategy vs its minimal loop, and the best vs hey."""
