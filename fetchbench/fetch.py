@@ -109,13 +109,38 @@ def new_session(keepalive: bool) -> requests.Session:
     return session
 
 
-ENV_HOSTS_KEPT = 256  # origins whose environment settings a RequestsClient remembers
+ENV_ORIGINS_KEPT = 256  # origins whose environment settings a worker process remembers
+
+# origin -> what requests takes from the environment for it; one per worker
+# process (the environment does not change during a run), shared by its clients
+_ENVIRONMENT: dict[str, dict[str, Any]] = {}
 
 
 def origin(url: str) -> str:
     """``scheme://netloc`` of an absolute http(s) URL (a finer key is harmless)."""
     end = url.find("/", 8)  # past "https://" and the netloc's first character
     return url if end < 0 else url[:end]
+
+
+def environment_settings(session: requests.Session, url: str) -> dict[str, Any]:
+    """requests' settings from the environment for ``url``'s origin (proxies and
+    no_proxy, REQUESTS_CA_BUNDLE, ~/.netrc), read once per origin per process.
+
+    ``session`` must be the caller's own (it is read with trust_env on for a moment).
+    """
+    key = origin(url)
+    settings = _ENVIRONMENT.get(key)
+    if settings is None:
+        session.trust_env = True
+        try:
+            settings = session.merge_environment_settings(url, {}, True, None, None)
+        finally:
+            session.trust_env = False
+        settings["auth"] = requests.utils.get_netrc_auth(url)
+        if len(_ENVIRONMENT) >= ENV_ORIGINS_KEPT:
+            _ENVIRONMENT.clear()
+        _ENVIRONMENT[key] = settings
+    return settings
 
 
 class RequestsClient:
@@ -125,18 +150,16 @@ class RequestsClient:
     the head arrived, 0.0 before) as it goes, so a failure still tells how far
     the exchange got.
 
-    What requests reads from the environment (proxy variables and no_proxy,
-    ~/.netrc, REQUESTS_CA_BUNDLE) is read once per origin, not per request:
-    requests scans ``os.environ`` twice and stats ~/.netrc on every call, about
-    a third of its CPU per request on a loopback GET, which would be charged
-    to the strategy under test. Redirect hops reuse the first origin's settings.
+    What requests reads from the environment is read once per origin and
+    process (``environment_settings``), not per request: requests scans
+    ``os.environ`` twice and stats ~/.netrc on every call, ~20 % of its CPU on
+    a loopback GET, which would be charged to the strategy under test.
+    Redirect hops reuse the first origin's settings.
     """
 
     def __init__(self, config: FetchConfig) -> None:
         self.session = new_session(config.keepalive)
-        self.session.trust_env = False  # read per origin by _settings_for instead
-        self._environment = requests.Session()  # trust_env on: only reads settings
-        self._settings: dict[str, dict[str, Any]] = {}
+        self.session.trust_env = False  # see environment_settings
         self.timeout = config.timeout
         self.max_bytes = config.max_bytes
         self.status = 0
@@ -147,25 +170,15 @@ class RequestsClient:
         """GET ``url`` and count its body; raises on any failure."""
         self.status = self.received = 0
         self.headers_at = 0.0
-        settings = self._settings.get(origin(url)) or self._settings_for(url)
+        settings = _ENVIRONMENT.get(origin(url)) or environment_settings(self.session, url)
         with self.session.get(url, timeout=self.timeout, **settings) as response:
             self.headers_at = time.perf_counter()
             self.status = response.status_code
             _count_body(self, response.raw.stream(CHUNK_SIZE, decode_content=False))
 
-    def _settings_for(self, url: str) -> dict[str, Any]:
-        """requests' environment settings for ``url``'s origin, remembered."""
-        settings = self._environment.merge_environment_settings(url, {}, True, None, None)
-        settings["auth"] = requests.utils.get_netrc_auth(url)
-        if len(self._settings) >= ENV_HOSTS_KEPT:
-            self._settings.clear()
-        self._settings[origin(url)] = settings
-        return settings
-
     def close(self) -> None:
         """Close the session's connections."""
         self.session.close()
-        self._environment.close()
 
 
 class Urllib3Client:
