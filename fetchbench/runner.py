@@ -28,12 +28,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from fetchbench.frames import FrameError, decode, read_payloads
 from fetchbench.record import RECORD_FIELDS, Record, RunMeta
 from fetchbench.strategies import LOOP_ENV, SCHEDULER_ENV, Strategy
 
 MEMORY_SAMPLE_SECONDS = 0.05
 MEMBER_RESCAN_SECONDS = 1.0  # how often, at most, the child's descendants are listed again
-LINE_QUEUE = 64  # batches (≤ 256 records each) read ahead of the parent, at most
+PAYLOAD_QUEUE = 64  # batches (≤ 256 records each) read ahead of the parent, at most
 INDEX = RECORD_FIELDS.index("index")
 INTERRUPT_GRACE_SECONDS = 5.0
 MAX_TIME_GRACE_SECONDS = 5.0
@@ -195,9 +196,9 @@ class ChildRun:
         self.options = options
         self.cpu_ids = cpu_ids_for(planned.cpus)
         self.seen = bytearray(len(urls))
-        self.lines: queue.Queue[bytes | None] = queue.Queue(LINE_QUEUE)
+        self.payloads: queue.Queue[bytes | None] = queue.Queue(PAYLOAD_QUEUE)
         self.as_rows = False
-        self.parent_busy = 0.0  # seconds spent handling the child's lines
+        self.parent_busy = 0.0  # seconds spent handling the child's batches
         self.parent_records = 0
         self.child_meta: dict | None = None
         self.peak_rss = 0
@@ -267,9 +268,13 @@ class ChildRun:
 
     def _read(self) -> None:
         assert self.process is not None and self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.put(line)
-        self.lines.put(None)
+        try:
+            for payload in read_payloads(self.process.stdout):
+                self.payloads.put(payload)
+        except FrameError:
+            pass  # a torn last frame (the child was killed): what came before counts
+        finally:
+            self.payloads.put(None)
 
     def _sample_memory(self) -> None:
         """Peak RSS of the child and its descendants, sampled every MEMORY_SAMPLE_SECONDS.
@@ -304,21 +309,21 @@ class ChildRun:
             self.peak_rss = max(self.peak_rss, total)
 
     def _drain(self, accept: Callable[[list], None], deadline: float | None) -> None:
-        """Handle the child's lines until EOF (or the deadline: then kill it)."""
+        """Handle the child's messages until EOF (or the deadline: then kill it)."""
         while True:
             timeout = None if deadline is None else max(0.0, deadline - _now())
             try:
-                line = self.lines.get(timeout=timeout)
+                payload = self.payloads.get(timeout=timeout)
             except queue.Empty:
                 self._kill()
                 return
-            if line is None:
+            if payload is None:
                 return
-            self._handle(line, accept)
+            self._handle(payload, accept)
 
-    def _handle(self, line: bytes, accept: Callable[[list], None]) -> None:
+    def _handle(self, payload: bytes, accept: Callable[[list], None]) -> None:
         began = time.perf_counter()
-        message = json.loads(line)
+        message = decode(payload)
         rows = message.get("records")
         if rows is not None:
             seen = self.seen

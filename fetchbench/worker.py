@@ -3,9 +3,9 @@
 Started as ``python -m fetchbench.worker`` by the runner. It reads a job
 (one JSON line, then one URL per line) from stdin, pins itself to its CPUs,
 monkey-patches gevent *first* when the strategy needs it, runs the strategy
-and streams records back on its original stdout as JSON lines:
+and streams records back on its original stdout as frames (``fetchbench.frames``):
 
-    {"records": [[field, ...], ...]}   batches, in RECORD_FIELDS order
+    {"records": [(field, ...), ...]}   batches, in RECORD_FIELDS order
     {"meta": {...}}                    last: wall time, completeness, probe
 
 The probe carries the tool's own overhead as the child saw it (``overhead``):
@@ -31,6 +31,8 @@ import time
 from array import array
 from collections.abc import Callable
 from typing import Any
+
+from fetchbench.frames import encode
 
 FLUSH_RECORDS = 256
 FLUSH_SECONDS = 0.05
@@ -91,9 +93,9 @@ class Emitter:
             self.send({"records": batch})
 
     def send(self, message: dict) -> None:
-        """Write one JSON line, completely."""
+        """Write one frame, completely."""
         began = time.perf_counter()
-        data = memoryview((json.dumps(message, separators=(",", ":")) + "\n").encode())
+        data = memoryview(encode(message))
         with self.write_lock:
             while data:
                 written = os.write(self.fd, data)
