@@ -194,10 +194,14 @@ def run_job(job: dict, urls: list[str], data_fd: int) -> int:
     """Run the strategy, fill any gap, and send the meta line."""
     import importlib
 
-    from fetchbench.fetch import FetchConfig, Fetcher, RunLabel
+    from fetchbench.fetch import GEVENT_CLIENTS, FetchConfig, Fetcher, RunLabel
     from fetchbench.record import ROW
 
     emit = Emitter(data_fd, len(urls), ROW, threads=not job["uses_gevent"])
+    run = importlib.import_module(job["module"]).run  # imports are start-up, not the run:
+    if job["uses_gevent"] and job.get("client") in GEVENT_CLIENTS:  # imported lazily:
+        with contextlib.suppress(ImportError):  # missing, it fails in make_fetcher, as a record
+            importlib.import_module(job["client"])
     cpu0 = cpu_seconds()
     t0 = job.get("t0") or time.perf_counter()  # a parent run's origin (process-gevent)
     label = RunLabel(job["strategy"], job["workers"], job["cpus"], job["round"], t0)
@@ -219,7 +223,6 @@ def run_job(job: dict, urls: list[str], data_fd: int) -> int:
         native_ids.add(get_native_id())
         return Fetcher(config, label, gaps, stop)
 
-    run = importlib.import_module(job["module"]).run
     fds_before = open_fds()
     complete, note, status = True, "", 0
     extra: dict | None = None  # facts a strategy returns for the probe
