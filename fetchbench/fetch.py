@@ -127,6 +127,8 @@ def environment_settings(session: requests.Session, url: str) -> dict[str, Any]:
     no_proxy, REQUESTS_CA_BUNDLE, ~/.netrc), read once per origin per process.
 
     ``session`` must be the caller's own (it is read with trust_env on for a moment).
+    For http:// origins the TLS settings (verify, cert) are left out: a redirect
+    from there to https:// verifies with requests' default CA bundle.
     """
     key = origin(url)
     settings = _ENVIRONMENT.get(key)
@@ -137,6 +139,10 @@ def environment_settings(session: requests.Session, url: str) -> dict[str, Any]:
         finally:
             session.trust_env = False
         settings["auth"] = requests.utils.get_netrc_auth(url)
+        if not key.startswith("https:"):
+            # TLS settings do nothing for http://, but a CA bundle path (REQUESTS_CA_BUNDLE,
+            # CURL_CA_BUNDLE) costs a stat and a new pool key in requests' adapter per request.
+            del settings["verify"], settings["cert"]
         if len(_ENVIRONMENT) >= ENV_ORIGINS_KEPT:
             _ENVIRONMENT.clear()
         _ENVIRONMENT[key] = settings

@@ -176,3 +176,22 @@ def test_origin_keys_scheme_and_host():
     assert origin("http://a:80/x?y=/z") == "http://a:80"
     assert origin("https://b/x") == "https://b"
     assert origin("http://c") == "http://c"
+
+
+def test_tls_settings_from_the_environment_only_for_https_origins(monkeypatch, tmp_path):
+    """REQUESTS_CA_BUNDLE applies to https://; for http:// it would only cost a stat
+    and a new pool key per request in requests' adapter, so it is left out."""
+    import requests
+
+    from fetchbench import fetch
+
+    monkeypatch.setattr(fetch, "_ENVIRONMENT", {})
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    session = requests.Session()
+    secure = fetch.environment_settings(session, "https://example.test/a")
+    plain = fetch.environment_settings(session, "http://example.test/a")
+    assert secure["verify"] == str(bundle)
+    assert "verify" not in plain and "cert" not in plain
+    assert session.trust_env is False  # read with it on, left off
