@@ -88,6 +88,10 @@ def run(urls: Sequence[str], workers: int, make_fetcher: MakeFetcher, emit: Emit
             _top_up(worker, chunks, pending)
         while any(w.alive and w.held for w in pool):
             _serve_events(events, pool, chunks, pending, emit, lost)
+        if pending:  # every worker died: the chunks no one could take are theirs too
+            reason = f"every worker died ({_death(next(w for w in pool if not w.alive))})"
+            lost.extend((chunk_id, reason) for chunk_id in pending)
+            pending.clear()
     finally:
         events.close()
         _shut_down(pool)
@@ -151,11 +155,14 @@ def _bury(worker: _Worker, pending: deque[int], lost: list[tuple[int, str]]) -> 
     """A worker died: its first held chunk was in flight, the rest go back."""
     worker.alive = False
     worker.process.join(timeout=1.0)
-    reason = f"worker pid {worker.process.pid} died (exit {worker.process.exitcode})"
     if worker.held:
-        lost.append((worker.held.popleft(), reason))
+        lost.append((worker.held.popleft(), _death(worker)))
     pending.extendleft(reversed(worker.held))
     worker.held.clear()
+
+
+def _death(worker: _Worker) -> str:
+    return f"worker pid {worker.process.pid} died (exit {worker.process.exitcode})"
 
 
 def _shut_down(pool: list[_Worker]) -> None:

@@ -47,3 +47,23 @@ def test_killed_worker_costs_only_its_chunk_and_run_finishes(server):
 def test_chunk_size_bounds():
     assert chunk_size(10, 4) == 1
     assert chunk_size(10_000, 4) == 8
+
+
+def test_workers_dead_before_ready_leave_worker_died_records_for_every_url():
+    """If no worker ever gets going, every URL is still accounted for, as worker_died."""
+    from fetchbench.fetch import FetchConfig, Fetcher, RunLabel
+    from fetchbench.strategies import process
+
+    dispatcher = os.getpid()
+
+    def make_fetcher() -> Fetcher:
+        if os.getpid() != dispatcher:
+            os._exit(3)  # a forked worker that cannot start
+        return Fetcher(FetchConfig(), RunLabel("process", 2, 1, 1, time.perf_counter()))
+
+    urls = [f"http://127.0.0.1:9/never/{i}" for i in range(7)]
+    records = []
+    process.run(urls, 2, make_fetcher, records.append)
+    assert sorted(r.index for r in records) == list(range(len(urls)))
+    assert {r.error for r in records} == {"worker_died"}
+    assert all("every worker died" in r.message and "exit 3" in r.message for r in records)
