@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from fetchbench.runner import FetchOptions, PlannedRun, Runner
@@ -48,11 +50,53 @@ def test_gevent_pool_keeps_one_connection_per_worker(server, sink):
     assert server.stats()["connections"] - before == 3
 
 
-def test_thread_workers_start_together(server, sink):
-    """The threads start behind a gate: the first requests of 50 workers go out
-    within a fraction of one request's latency, not one after another."""
-    urls = [server.url(f"/gate/{i}", delay=0.2, bytes=10) for i in range(50)]
-    run_strategy(sink, urls, "thread", workers=50)
-    starts = sorted(r.start for r in sink.records)
-    latencies = sorted(r.latency for r in sink.records)
-    assert starts[-1] - starts[0] < 0.25 * latencies[len(latencies) // 2]
+
+def _timed_fetchers(built: list[float]):
+    """A make_fetcher noting when each fetcher was built (records' start = perf_counter)."""
+    from fetchbench.fetch import FetchConfig, Fetcher, RunLabel
+
+    def make_fetcher() -> Fetcher:
+        fetcher = Fetcher(FetchConfig(), RunLabel("thread", 20, 1, 1, 0.0))
+        built.append(time.perf_counter())
+        return fetcher
+
+    return make_fetcher
+
+
+def test_thread_workers_start_together(server):
+    """No request goes out before every thread has built its fetcher: started one
+    by one, the first threads fetched while the last were still being started."""
+    from fetchbench.strategies import thread
+
+    built: list[float] = []
+    records: list = []
+    urls = [server.url(f"/gate/{i}", delay=0.05, bytes=10) for i in range(40)]
+    thread.run(urls, 20, _timed_fetchers(built), records.append)
+    assert len(built) == 20 and sorted(r.index for r in records) == list(range(40))
+    assert min(r.start for r in records) >= max(built)
+
+
+def test_thread_start_failure_fetches_nothing(server, monkeypatch):
+    """A thread that cannot start fails the run before any URL is fetched; the
+    threads already started leave without fetching (no traffic after the error)."""
+    import threading
+
+    from fetchbench.strategies import thread
+
+    real_start, calls = threading.Thread.start, []
+
+    def start(self):
+        calls.append(self)
+        if len(calls) == 3:
+            raise RuntimeError("can't start new thread")
+        real_start(self)
+
+    monkeypatch.setattr(threading.Thread, "start", start)
+    built: list[float] = []
+    records: list = []
+    before = server.stats()["requests"]
+    with pytest.raises(RuntimeError, match="can't start"):
+        thread.run([server.url(f"/no/{i}") for i in range(10)], 5, _timed_fetchers(built),
+                   records.append)
+    assert len(built) == 2 and records == []
+    assert server.stats()["requests"] == before
