@@ -23,6 +23,7 @@ array to append to.
 from __future__ import annotations
 
 import http.client
+import os
 import socket
 import threading
 import time
@@ -98,12 +99,32 @@ class TooManyRedirects(Exception):
     """More than ``MAX_REDIRECTS`` redirects (requests' own, for the other clients)."""
 
 
+class EnvironmentCAAdapter(HTTPAdapter):
+    """The https:// adapter: verifies with the environment's CA bundle
+    (REQUESTS_CA_BUNDLE, then CURL_CA_BUNDLE) when a request asks for default
+    verification, as requests does with trust_env on, redirect hops included.
+    Kept off http://, where requests' adapter would stat the bundle's path and
+    build a new pool key on every request for nothing."""
+
+    def __init__(self, bundle: str | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.bundle = bundle
+
+    def send(self, request: Any, stream: bool = False, timeout: Any = None,
+             verify: bool | str = True, cert: Any = None, proxies: Any = None) -> Any:
+        if verify is True and self.bundle:
+            verify = self.bundle
+        return super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert,
+                            proxies=proxies)
+
+
 def new_session(keepalive: bool) -> requests.Session:
     """A Session with one pooled connection, no retries, optional keep-alive."""
     session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=1, pool_maxsize=1, max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
+    pool = {"pool_connections": 1, "pool_maxsize": 1, "max_retries": 0}
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    session.mount("http://", HTTPAdapter(**pool))
+    session.mount("https://", EnvironmentCAAdapter(bundle, **pool))
     if not keepalive:
         session.headers["Connection"] = "close"
     return session
@@ -127,8 +148,7 @@ def environment_settings(session: requests.Session, url: str) -> dict[str, Any]:
     no_proxy, REQUESTS_CA_BUNDLE, ~/.netrc), read once per origin per process.
 
     ``session`` must be the caller's own (it is read with trust_env on for a moment).
-    For http:// origins the TLS settings (verify, cert) are left out: a redirect
-    from there to https:// verifies with requests' default CA bundle.
+    The CA bundle is left out (``EnvironmentCAAdapter`` applies it to https://).
     """
     key = origin(url)
     settings = _ENVIRONMENT.get(key)
@@ -139,10 +159,7 @@ def environment_settings(session: requests.Session, url: str) -> dict[str, Any]:
         finally:
             session.trust_env = False
         settings["auth"] = requests.utils.get_netrc_auth(url)
-        if not key.startswith("https:"):
-            # TLS settings do nothing for http://, but a CA bundle path (REQUESTS_CA_BUNDLE,
-            # CURL_CA_BUNDLE) costs a stat and a new pool key in requests' adapter per request.
-            del settings["verify"], settings["cert"]
+        del settings["verify"], settings["cert"]  # the session's own: see EnvironmentCAAdapter
         if len(_ENVIRONMENT) >= ENV_ORIGINS_KEPT:
             _ENVIRONMENT.clear()
         _ENVIRONMENT[key] = settings
@@ -160,7 +177,8 @@ class RequestsClient:
     process (``environment_settings``), not per request: requests scans
     ``os.environ`` twice and stats ~/.netrc on every call, ~20 % of its CPU on
     a loopback GET, which would be charged to the strategy under test.
-    Redirect hops reuse the first origin's settings.
+    Redirect hops reuse the first origin's proxies and no netrc credentials
+    are looked up for them (requests would, with trust_env on).
     """
 
     def __init__(self, config: FetchConfig) -> None:

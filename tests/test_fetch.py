@@ -178,10 +178,13 @@ def test_origin_keys_scheme_and_host():
     assert origin("http://c") == "http://c"
 
 
-def test_tls_settings_from_the_environment_only_for_https_origins(monkeypatch, tmp_path):
-    """REQUESTS_CA_BUNDLE applies to https://; for http:// it would only cost a stat
-    and a new pool key per request in requests' adapter, so it is left out."""
+
+def test_environment_ca_bundle_applies_to_https_only(monkeypatch, tmp_path):
+    """REQUESTS_CA_BUNDLE verifies https:// (redirect hops included: it is the
+    https adapter's); http:// requests carry no bundle path, which would cost a
+    stat and a new pool key per request in requests' adapter."""
     import requests
+    from requests.adapters import HTTPAdapter
 
     from fetchbench import fetch
 
@@ -189,9 +192,15 @@ def test_tls_settings_from_the_environment_only_for_https_origins(monkeypatch, t
     bundle = tmp_path / "ca.pem"
     bundle.write_text("")
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
-    session = requests.Session()
-    secure = fetch.environment_settings(session, "https://example.test/a")
-    plain = fetch.environment_settings(session, "http://example.test/a")
-    assert secure["verify"] == str(bundle)
-    assert "verify" not in plain and "cert" not in plain
+    session = fetch.new_session(keepalive=True)
+    assert "verify" not in fetch.environment_settings(session, "https://example.test/a")
     assert session.trust_env is False  # read with it on, left off
+    sent = []
+    monkeypatch.setattr(HTTPAdapter, "send", lambda self, request, **kw: sent.append(
+        (type(self).__name__, kw["verify"])))
+    for url, verify in [("https://example.test/a", True), ("https://example.test/b", False),
+                        ("http://example.test/c", True)]:
+        prepared = requests.Request("GET", url).prepare()
+        session.get_adapter(url).send(prepared, verify=verify)
+    assert sent == [("EnvironmentCAAdapter", str(bundle)), ("EnvironmentCAAdapter", False),
+                    ("HTTPAdapter", True)]
