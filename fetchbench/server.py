@@ -60,7 +60,7 @@ from collections.abc import Sequence
 
 from fetchbench.errors import FetchbenchError, UsageError
 from fetchbench.server_http import HttpConnection, ServerState
-from fetchbench.server_loop import new_event_loop
+from fetchbench.server_loop import run as run_loop
 from fetchbench.server_process import EmbeddedServer
 
 __all__ = ["EmbeddedServer", "main", "run_foreground"]
@@ -172,8 +172,8 @@ def run_foreground(
     """
     _raise_nofile_limit()
     # KeyboardInterrupt: Ctrl-C before the loop's signal handlers were in place.
-    with contextlib.suppress(KeyboardInterrupt), asyncio.Runner(loop_factory=new_event_loop) as runner:
-        runner.run(_serve(host, port, exit_on_stdin_eof))
+    with contextlib.suppress(KeyboardInterrupt):
+        run_loop(_serve(host, port, exit_on_stdin_eof))
     return 0
 
 
@@ -187,6 +187,7 @@ def port_number(text: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m fetchbench.server [--host H] [--port P]``."""
     parser = argparse.ArgumentParser(
+        allow_abbrev=False,
         prog="python -m fetchbench.server",
         description="Run fetchbench's embedded HTTP test server until Ctrl-C.",
     )

@@ -14,6 +14,9 @@ from __future__ import annotations
 import asyncio
 import select
 import selectors
+import sys
+from collections.abc import Coroutine
+from typing import Any
 
 FD_SETSIZE = 1024  # select() cannot wait on a descriptor at or above this
 
@@ -34,3 +37,18 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     if hasattr(selectors, "EpollSelector"):
         return asyncio.SelectorEventLoop(PreciseEpollSelector())
     return asyncio.new_event_loop()
+
+
+def run(main: Coroutine[Any, Any, None]) -> None:
+    """``asyncio.run(main)`` on a loop from ``new_event_loop``."""
+    if sys.version_info >= (3, 11):
+        with asyncio.Runner(loop_factory=new_event_loop) as runner:
+            runner.run(main)
+        return
+
+    class Policy(asyncio.DefaultEventLoopPolicy):  # Python 3.10: no Runner, no loop_factory
+        def new_event_loop(self) -> asyncio.AbstractEventLoop:
+            return new_event_loop()
+
+    asyncio.set_event_loop_policy(Policy())
+    asyncio.run(main)

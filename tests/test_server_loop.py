@@ -26,8 +26,11 @@ def median_lateness(selector: selectors.BaseSelector, samples: int = 30) -> floa
             late.append(time.perf_counter() - began - WAIT)
         return statistics.median(late)
 
-    with asyncio.Runner(loop_factory=lambda: asyncio.SelectorEventLoop(selector)) as runner:
-        return runner.run(measure())
+    loop = asyncio.SelectorEventLoop(selector)
+    try:
+        return loop.run_until_complete(measure())
+    finally:
+        loop.close()
 
 
 def test_timers_fire_later_with_epoll_rounding_than_without():
