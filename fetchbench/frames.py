@@ -17,11 +17,15 @@ from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 HEADER = struct.Struct(">I")
-MAX_FRAME = 1 << 30  # a frame this large is a corrupt stream, not a batch
+MAX_FRAME = 64 << 20  # a batch is ~40 KiB: a length this large is a corrupt stream
 
 
 class FrameError(Exception):
-    """The stream ended inside a frame, or a length makes no sense."""
+    """The stream is not a sequence of whole frames."""
+
+
+class TornFrame(FrameError):
+    """The stream ended inside a frame: its writer died mid-write."""
 
 
 def encode(message: Any) -> bytes:
@@ -36,17 +40,18 @@ def decode(payload: bytes) -> Any:
 
 
 def read_payloads(stream: BinaryIO) -> Iterator[bytes]:
-    """Each frame's payload in ``stream`` until a clean end; FrameError on a torn one."""
+    """Each frame's payload in ``stream`` until a clean end; TornFrame when it ends
+    inside one, FrameError when a length makes no sense."""
     while True:
         head = stream.read(HEADER.size)
         if not head:
             return
         if len(head) < HEADER.size:
-            raise FrameError("stream ended inside a frame header")
+            raise TornFrame("stream ended inside a frame header")
         (size,) = HEADER.unpack(head)
         if size > MAX_FRAME:
-            raise FrameError(f"frame of {size} bytes")
+            raise FrameError(f"corrupt stream: a frame of {size} bytes")
         payload = stream.read(size)
         if len(payload) < size:
-            raise FrameError("stream ended inside a frame")
+            raise TornFrame("stream ended inside a frame")
         yield payload

@@ -6,7 +6,7 @@ records into the results sink as they arrive, samples the memory of the
 child and all its descendants, and takes its CPU time from ``wait4``.
 Whatever happens to the child, every URL of the run ends with a record.
 
-A sink with ``add_rows`` gets the child's rows as they came (lists in
+A sink with ``add_rows`` gets the child's rows as they came (tuples in
 ``RECORD_FIELDS`` order, straight to the CSV): no Record object per request
 in the parent, so a million-URL run costs the parent little CPU and memory.
 The queue between the pipe reader and the parent is bounded, so a parent
@@ -28,7 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from fetchbench.frames import FrameError, decode, read_payloads
+from fetchbench.frames import FrameError, TornFrame, decode, read_payloads
 from fetchbench.record import RECORD_FIELDS, Record, RunMeta
 from fetchbench.strategies import LOOP_ENV, SCHEDULER_ENV, Strategy
 
@@ -197,6 +197,7 @@ class ChildRun:
         self.cpu_ids = cpu_ids_for(planned.cpus)
         self.seen = bytearray(len(urls))
         self.payloads: queue.Queue[bytes | None] = queue.Queue(PAYLOAD_QUEUE)
+        self.stream_error = ""  # a corrupt frame, if one came
         self.as_rows = False
         self.parent_busy = 0.0  # seconds spent handling the child's batches
         self.parent_records = 0
@@ -271,8 +272,11 @@ class ChildRun:
         try:
             for payload in read_payloads(self.process.stdout):
                 self.payloads.put(payload)
-        except FrameError:
-            pass  # a torn last frame (the child was killed): what came before counts
+        except TornFrame:
+            pass  # the child died mid-write: what came before counts
+        except FrameError as exc:
+            self.stream_error = str(exc)
+            self._kill()  # nothing after it can be read: stop the child
         finally:
             self.payloads.put(None)
 
@@ -350,6 +354,8 @@ class ChildRun:
         note = why or child.get("note", "")
         if not child and not why:
             note = f"worker exited with status {status} before reporting"
+            if self.stream_error:
+                note = f"worker's output unreadable ({self.stream_error}); it was stopped"
         error = "not_run" if why else "worker_died"
         self._account_for_missing(accept, error, note)
         planned = self.planned

@@ -37,7 +37,7 @@ from fetchbench.frames import encode
 FLUSH_RECORDS = 256
 FLUSH_SECONDS = 0.05
 EXIT_INTERRUPTED = 130
-INTERRUPT_GRACE_SECONDS = 3.0  # the parent waits 5 s for the child's last lines
+INTERRUPT_GRACE_SECONDS = 3.0  # the parent waits 5 s for the child's last frames
 
 
 class Emitter:
@@ -191,7 +191,7 @@ def _quiet_hub_on_ctrl_c() -> None:
 
 
 def run_job(job: dict, urls: list[str], data_fd: int) -> int:
-    """Run the strategy, fill any gap, and send the meta line."""
+    """Run the strategy, fill any gap, and send the meta frame."""
     import importlib
 
     from fetchbench.fetch import GEVENT_CLIENTS, FetchConfig, Fetcher, RunLabel
