@@ -33,7 +33,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
-from urllib.parse import SplitResult, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3.exceptions
@@ -252,6 +252,20 @@ class Urllib3Client:
         self.pool.clear()
 
 
+def split_target(url: str) -> tuple[str, str]:
+    """``(scheme://netloc, request target)`` of an absolute http(s) URL, the
+    fragment dropped: ``http://h:1/p?q#f`` -> ``("http://h:1", "/p?q")``. What
+    ``urlsplit`` gives, for a fraction of its cost on every request."""
+    start = url.find("://") + 3
+    end = len(url)
+    for mark in "/?#":
+        at = url.find(mark, start)
+        if 0 <= at < end:
+            end = at
+    target = url[end:].partition("#")[0]
+    return url[:end], target if target.startswith("/") else "/" + target
+
+
 class GeventHttpClient:
     """GET through geventhttpclient: one ``HTTPClient`` (one connection) per host.
 
@@ -271,17 +285,18 @@ class GeventHttpClient:
         self.timeout = config.timeout
         self.max_bytes = config.max_bytes
         self.headers = {} if config.keepalive else {"Connection": "close"}
-        self.hosts: OrderedDict[tuple[str, str], Any] = OrderedDict()  # (scheme, netloc)
+        self.hosts: OrderedDict[str, Any] = OrderedDict()  # scheme://netloc -> client
         self.status = 0
         self.received = 0
         self.headers_at = 0.0
 
-    def _client_for(self, parts: SplitResult) -> Any:
-        key = (parts.scheme, parts.netloc)
+    def _client_for(self, key: str) -> Any:
+        """The client of origin ``key`` (``scheme://netloc``), made on first use."""
         client = self.hosts.get(key)
         if client is None:
             if len(self.hosts) >= HOSTS_KEPT:
                 self.hosts.popitem(last=False)[1].close()
+            parts = urlsplit(key)
             client = self.hosts[key] = self._new(
                 parts.hostname or "", parts.port, headers=self.headers, block_size=CHUNK_SIZE,
                 concurrency=1, connection_timeout=self.timeout, network_timeout=self.timeout,
@@ -306,10 +321,8 @@ class GeventHttpClient:
 
     def _get(self, url: str) -> None:
         for _ in range(MAX_REDIRECTS + 1):
-            parts = urlsplit(url)
-            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            client = self._client_for(parts)
-            response = client.get(target)
+            key, target = split_target(url)
+            response = self._client_for(key).get(target)
             try:
                 location = (response.get("location")
                             if response.status_code in REDIRECT_STATUSES else None)

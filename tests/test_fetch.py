@@ -204,3 +204,21 @@ def test_environment_ca_bundle_applies_to_https_only(monkeypatch, tmp_path):
         session.get_adapter(url).send(prepared, verify=verify)
     assert sent == [("EnvironmentCAAdapter", str(bundle)), ("EnvironmentCAAdapter", False),
                     ("HTTPAdapter", True)]
+
+
+@pytest.mark.parametrize("url", [
+    "http://127.0.0.1:8080/item/3?delay=0.1&bytes=10",
+    "http://h/", "http://h", "http://h?x=1", "http://h#frag", "http://h/p#f?not-query",
+    "https://user:pw@Example.COM:8443/a/b;c?d=e&f=/g#h", "http://[::1]:9000/v6?q",
+    "http://h/p?q=a#", "http://h:80/%7Euser/?",
+])
+def test_split_target_agrees_with_urlsplit(url):
+    from urllib.parse import urlsplit
+
+    from fetchbench.fetch import split_target
+
+    parts = urlsplit(url)
+    expected_target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    key, target = split_target(url)
+    assert urlsplit(key)[:2] == parts[:2]  # scheme and netloc
+    assert target.rstrip("?") == expected_target
