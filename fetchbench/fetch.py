@@ -166,7 +166,30 @@ def environment_settings(session: requests.Session, url: str) -> dict[str, Any]:
     return settings
 
 
-class RequestsClient:
+class Progress:
+    """How far the current GET got, kept by every client so that a failure still
+    tells it: ``status``, body bytes ``received`` (counted against ``max_bytes``)
+    and ``headers_at`` (perf_counter when the head arrived, 0.0 before)."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.restart()
+
+    def restart(self) -> None:
+        """A new GET begins: nothing received yet."""
+        self.status = self.received = 0
+        self.headers_at = 0.0
+
+    def count_body(self, chunks: Iterator[bytes]) -> None:
+        """Count the body's chunks (wire bytes, not decoded); TooLarge past the cap."""
+        limit = self.max_bytes
+        for chunk in chunks:
+            self.received += len(chunk)
+            if self.received > limit:
+                raise TooLarge(f"body exceeds --max-bytes {limit}")
+
+
+class RequestsClient(Progress):
     """GET through a ``requests.Session``; progress is kept on the instance.
 
     ``get`` sets ``status``, ``received`` and ``headers_at`` (perf_counter when
@@ -182,30 +205,26 @@ class RequestsClient:
     """
 
     def __init__(self, config: FetchConfig) -> None:
+        super().__init__(config.max_bytes)
         self.session = new_session(config.keepalive)
         self.session.trust_env = False  # see environment_settings
         self.timeout = config.timeout
-        self.max_bytes = config.max_bytes
-        self.status = 0
-        self.received = 0
-        self.headers_at = 0.0
 
     def get(self, url: str) -> None:
         """GET ``url`` and count its body; raises on any failure."""
-        self.status = self.received = 0
-        self.headers_at = 0.0
+        self.restart()
         settings = _ENVIRONMENT.get(origin(url)) or environment_settings(self.session, url)
         with self.session.get(url, timeout=self.timeout, **settings) as response:
             self.headers_at = time.perf_counter()
             self.status = response.status_code
-            _count_body(self, response.raw.stream(CHUNK_SIZE, decode_content=False))
+            self.count_body(response.raw.stream(CHUNK_SIZE, decode_content=False))
 
     def close(self) -> None:
         """Close the session's connections."""
         self.session.close()
 
 
-class Urllib3Client:
+class Urllib3Client(Progress):
     """GET through a ``urllib3.PoolManager`` directly: one connection per host, no retries.
 
     Redirects are followed (at most ``MAX_REDIRECTS``, like requests), the
@@ -213,6 +232,7 @@ class Urllib3Client:
     """
 
     def __init__(self, config: FetchConfig) -> None:
+        super().__init__(config.max_bytes)
         headers = {} if config.keepalive else {"Connection": "close"}
         self.retries = urllib3.Retry(
             total=None, connect=0, read=0, redirect=MAX_REDIRECTS, status=0, other=0,
@@ -222,15 +242,10 @@ class Urllib3Client:
             maxsize=1, block=False, headers=headers, retries=self.retries,
             timeout=urllib3.Timeout(connect=config.timeout, read=config.timeout),
         )
-        self.max_bytes = config.max_bytes
-        self.status = 0
-        self.received = 0
-        self.headers_at = 0.0
 
     def get(self, url: str) -> None:
         """GET ``url`` and count its body; raises on any failure."""
-        self.status = self.received = 0
-        self.headers_at = 0.0
+        self.restart()
         try:
             response = self.pool.urlopen(
                 "GET", url, redirect=True, preload_content=False, decode_content=False
@@ -242,7 +257,7 @@ class Urllib3Client:
         try:
             self.headers_at = time.perf_counter()
             self.status = response.status
-            _count_body(self, response.stream(CHUNK_SIZE, decode_content=False))
+            self.count_body(response.stream(CHUNK_SIZE, decode_content=False))
         finally:  # as requests does: close (a no-op once fully read), give the slot back
             response.close()
             response.release_conn()
@@ -266,7 +281,7 @@ def split_target(url: str) -> tuple[str, str]:
     return url[:end], target if target.startswith("/") else "/" + target
 
 
-class GeventHttpClient:
+class GeventHttpClient(Progress):
     """GET through geventhttpclient: one ``HTTPClient`` (one connection) per host.
 
     Redirects are followed as requests does (301/302/303/307/308, at most
@@ -282,13 +297,10 @@ class GeventHttpClient:
         self._new = HTTPClient
         self._closed_error: type[Exception] = HTTPConnectionClosed
         self._parse_error: type[Exception] = HTTPParseError
+        super().__init__(config.max_bytes)
         self.timeout = config.timeout
-        self.max_bytes = config.max_bytes
         self.headers = {} if config.keepalive else {"Connection": "close"}
         self.hosts: OrderedDict[str, Any] = OrderedDict()  # scheme://netloc -> client
-        self.status = 0
-        self.received = 0
-        self.headers_at = 0.0
 
     def _client_for(self, key: str) -> Any:
         """The client of origin ``key`` (``scheme://netloc``), made on first use."""
@@ -308,8 +320,7 @@ class GeventHttpClient:
 
     def get(self, url: str) -> None:
         """GET ``url`` (following redirects) and count its body; raises on any failure."""
-        self.status = self.received = 0
-        self.headers_at = 0.0
+        self.restart()
         try:
             self._get(url)
         except self._closed_error as exc:
@@ -329,7 +340,7 @@ class GeventHttpClient:
                 if not location:
                     self.headers_at = time.perf_counter()
                     self.status = response.status_code
-                    _count_body(self, iter(partial(response.read, CHUNK_SIZE), b""))
+                    self.count_body(iter(partial(response.read, CHUNK_SIZE), b""))
                     return
                 while response.read(CHUNK_SIZE):  # drain the hop's body: keep the connection
                     pass
@@ -342,17 +353,6 @@ class GeventHttpClient:
         """Close every host's connection."""
         while self.hosts:
             self.hosts.popitem()[1].close()
-
-
-def _count_body(
-    client: RequestsClient | Urllib3Client | GeventHttpClient, chunks: Iterator[bytes]
-) -> None:
-    """Count the body's chunks (wire bytes, not decoded) into ``client``; TooLarge past the cap."""
-    limit = client.max_bytes
-    for chunk in chunks:
-        client.received += len(chunk)
-        if client.received > limit:
-            raise TooLarge(f"body exceeds --max-bytes {limit}")
 
 
 def new_client(config: FetchConfig) -> RequestsClient | Urllib3Client | GeventHttpClient:
