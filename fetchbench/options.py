@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
-from fetchbench.compare import CompareSettings
+if TYPE_CHECKING:  # imported when a run is built: worker children and --help need not
+    from fetchbench.compare import CompareSettings
+
+
+def _default_judge() -> CompareSettings:
+    from fetchbench.compare import CompareSettings
+
+    return CompareSettings()
+
 
 FORMATS = ("table", "markdown", "csv", "json")
 # HTTP clients of --client; defined here (not in fetch.py) so the CLI need not import requests
@@ -40,7 +49,7 @@ class RunOptions:
     plot_dir: str | None = None  # --plot DIR: draw the plots after saving
     compare: str | None = None  # --compare BASE.json: judge this run against it
     compare_format: str = "table"  # table, markdown or json
-    judge: CompareSettings = field(default_factory=CompareSettings)
+    judge: CompareSettings = field(default_factory=_default_judge)
     exports: tuple[tuple[str, str], ...] = ()  # (kind, file) of each --export
 
     @property
