@@ -59,6 +59,7 @@ import sys
 from collections.abc import Sequence
 
 from fetchbench.errors import FetchbenchError, UsageError
+from fetchbench.rlimits import raise_open_files_limit
 from fetchbench.server_http import HttpConnection, ServerState
 from fetchbench.server_loop import run as run_loop
 from fetchbench.server_process import EmbeddedServer
@@ -98,18 +99,6 @@ def _loop_exception(loop: asyncio.AbstractEventLoop, context: dict) -> None:
     if isinstance(exc, (ConnectionError, TimeoutError)):
         return
     print(f"fetchbench.server: {context.get('message')}: {exc!r}", file=sys.stderr)
-
-
-def _raise_nofile_limit() -> None:
-    """Lift the soft open-files limit to the hard one: many clients, many sockets."""
-    try:
-        import resource
-
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if soft < hard:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    except (ImportError, ValueError, OSError):
-        pass
 
 
 async def _listen(host: str, port: int, state: ServerState) -> asyncio.Server:
@@ -170,7 +159,7 @@ def run_foreground(
 
     Raises UsageError when the address cannot be bound.
     """
-    _raise_nofile_limit()
+    raise_open_files_limit()
     # KeyboardInterrupt: Ctrl-C before the loop's signal handlers were in place.
     with contextlib.suppress(KeyboardInterrupt):
         run_loop(_serve(host, port, exit_on_stdin_eof))

@@ -30,9 +30,13 @@ import threading
 import time
 from array import array
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fetchbench.frames import encode
+from fetchbench.rlimits import raise_open_files_limit
+
+if TYPE_CHECKING:
+    from fetchbench.fetch import RunLabel
 
 FLUSH_RECORDS = 256
 FLUSH_SECONDS = 0.05
@@ -119,15 +123,6 @@ def open_fds() -> int:
         return -1
 
 
-def raise_fd_limit() -> None:
-    """Let unbounded strategies open as many sockets as the hard limit allows."""
-    import resource
-
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft != hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-
-
 def probe(native_ids: set[int]) -> dict:
     """What this child can see of its own isolation, for the isolation test."""
     import socket
@@ -174,7 +169,7 @@ def main() -> int:
     job, urls = read_job()
     if job["cpu_ids"]:
         os.sched_setaffinity(0, job["cpu_ids"])
-    raise_fd_limit()
+    raise_open_files_limit()
     if job["uses_gevent"]:
         from gevent import monkey
 
@@ -237,7 +232,7 @@ def run_job(job: dict, urls: list[str], data_fd: int) -> int:
     except Exception as exc:  # noqa: BLE001 - a strategy bug still yields records
         complete, note, status = False, f"strategy failed: {type(exc).__name__}: {exc}", 1
     wall = time.perf_counter() - t0
-    missing = _fill_gaps(emit, urls, make_fetcher, note or "not reported by the strategy")
+    missing = _fill_gaps(emit, urls, label, note or "not reported by the strategy")
     if missing and complete:
         complete, note = False, f"{missing} URLs not reported by the strategy"
     if emit.not_run and not note:
@@ -266,14 +261,16 @@ def _let_in_flight_finish(emit: Emitter, grace: float) -> None:
         time.sleep(0.02)  # under gevent this lets the greenlets run
 
 
-def _fill_gaps(emit: Emitter, urls: list[str], make_fetcher, reason: str) -> int:
-    """Give every URL that has no record a ``not_run`` one; return how many."""
+def _fill_gaps(emit: Emitter, urls: list[str], label: RunLabel, reason: str) -> int:
+    """Give every URL that has no record a ``not_run`` one; return how many.
+
+    No client is built for it: a client that cannot be built is often why URLs
+    are missing (the strategy failed making its fetchers)."""
+    from fetchbench.fetch import make_record
+
     missing = [i for i, seen in enumerate(emit.seen) if not seen]
-    if missing:
-        fetcher = make_fetcher()
-        for index in missing:
-            emit(fetcher.not_run(index, urls[index], reason))
-        fetcher.close()
+    for index in missing:
+        emit(make_record(label, index, urls[index], error="not_run", message=reason))
     return len(missing)
 
 
