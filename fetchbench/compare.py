@@ -24,6 +24,7 @@ pandas arrives with the summaries and scipy is imported only to test.
 from __future__ import annotations
 
 import math
+import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -52,6 +53,8 @@ _KEYS = ["strategy", "workers", "cpus"]
 _MACHINE_KEYS: tuple[str, ...] = ("host", "cpu_count", "python", "implementation")
 # Options that change what is measured (targets are compared whole).
 _OPTION_KEYS: tuple[str, ...] = ("timeout", "max_bytes", "max_time", "keepalive")
+
+COMPARE_FORMATS: tuple[str, ...] = ("table", "markdown", "json")  # compare output formats
 
 
 @dataclass(frozen=True)
@@ -330,11 +333,7 @@ def _values(rows: pd.DataFrame, column: str) -> list[float]:
 
 
 def _median(values: Sequence[float]) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    mid = len(ordered) // 2
-    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+    return statistics.median(values) if values else None
 
 
 def _change_pct(base: float, current: float) -> float:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from fetchbench.cli import Parser, flags_given
 from fetchbench.compare import (
+    COMPARE_FORMATS,
     DEFAULT_ALPHA,
     DEFAULT_METRICS,
     DEFAULT_THRESHOLD,
@@ -31,7 +32,6 @@ if TYPE_CHECKING:
 
     from fetchbench.options import RunOptions
 
-COMPARE_FORMATS: tuple[str, ...] = ("table", "markdown", "json")
 
 VERDICT_HELP = f"""\
 verdicts, per run (strategy, workers, cpus) and metric, on the medians over rounds:

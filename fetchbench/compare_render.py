@@ -14,10 +14,16 @@ from typing import Any
 
 from tabulate import tabulate
 
-from fetchbench.compare import SLOWER, CompareResult, Comparison, Side, run_label
+from fetchbench.compare import (
+    COMPARE_FORMATS,
+    SLOWER,
+    CompareResult,
+    Comparison,
+    Side,
+    run_label,
+)
 from fetchbench.errors import UsageError
 
-COMPARE_FORMATS: tuple[str, ...] = ("table", "markdown", "json")
 _HEADERS = ["strategy", "workers", "cpus", "metric", "base", "current", "change", "verdict",
             "p", "rounds"]
 _ALIGN = ["left", "right", "right", "left", "right", "right", "right", "left", "right", "right"]

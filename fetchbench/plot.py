@@ -10,10 +10,8 @@ matplotlib is imported inside the functions, so the CLI stays fast.
 
 from __future__ import annotations
 
-import contextlib
 import io
 import math
-import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -331,14 +329,12 @@ def write_plots(results: Results, directory: str | Path) -> tuple[list[Path], li
 
 
 def _write_atomically(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` via a temp file and a rename (never half a PNG)."""
-    temp = path.with_name(f".{path.name}.tmp")
+    """Replace ``path`` with ``data`` (never half a PNG); a one-line UsageError if impossible."""
+    from fetchbench.results import atomic_write_bytes
+
     try:
-        temp.write_bytes(data)
-        os.replace(temp, path)
+        atomic_write_bytes(path, data)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            temp.unlink()
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from None
 
 

@@ -57,7 +57,12 @@ _RUNMETA_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(RunMeta))
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Replace ``path`` with ``text`` (UTF-8) so readers see the old or new file, never half.
+    """Replace ``path`` with ``text`` (UTF-8) so readers see the old or new file, never half."""
+    atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Replace ``path`` with ``data`` so readers see the old or new file, never half.
 
     Writes a temp file in the same directory, fsyncs it, ``os.replace``s it
     over ``path`` and fsyncs the directory; on any failure the temp file is
@@ -66,8 +71,8 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     target = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)
