@@ -41,13 +41,7 @@ class Plan:
     @property
     def plain(self) -> bool:
         """True when the response can be written at once, without waiting or faults."""
-        return (
-            not self.delay
-            and not self.reset
-            and not self.stall
-            and self.truncate is None
-            and not self.drip
-        )
+        return not self.delay and not self.fault_count()
 
     def fault_count(self) -> int:
         """How many of the mutually exclusive faults are asked for."""

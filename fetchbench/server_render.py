@@ -82,21 +82,18 @@ def render_head(
 
 
 def render_text(
-    status: int, text: str, conn: bytes, head_only: bool = False, extra: bytes = b""
+    status: int, text: str, conn: bytes, head_only: bool = False, extra: bytes = b"",
+    content_type: bytes = TEXT,
 ) -> bytes:
     """A complete small response with a plain-text body (errors, reasons)."""
     body = text.encode()
-    head = render_head(status, b"Content-Length: %d\r\n" % len(body), conn, TEXT, extra)
+    head = render_head(status, b"Content-Length: %d\r\n" % len(body), conn, content_type, extra)
     return head if head_only else head + body
 
 
 def render_json(payload: str, conn: bytes, head_only: bool = False) -> bytes:
     """A complete JSON response (used by /__stats)."""
-    body = payload.encode()
-    head = render_head(
-        200, b"Content-Length: %d\r\n" % len(body), conn, JSON, b"Cache-Control: no-store\r\n"
-    )
-    return head if head_only else head + body
+    return render_text(200, payload, conn, head_only, b"Cache-Control: no-store\r\n", JSON)
 
 
 def body_pieces(nbytes: int, size: int, chunked: bool) -> Iterator[bytes | memoryview]:

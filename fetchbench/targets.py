@@ -325,8 +325,7 @@ def _log_uniform_int(rng: random.Random, lo: int, hi: int) -> int:
 # ------------------------------------------------------------ option values
 
 _NUMBER = r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
-_SIZE_RE = re.compile(_NUMBER + r"\s*([a-z]*)", re.IGNORECASE | re.ASCII)
-_DURATION_RE = re.compile(_NUMBER + r"\s*([a-z]*)", re.IGNORECASE | re.ASCII)
+_AMOUNT_RE = re.compile(_NUMBER + r"\s*([a-z]*)", re.IGNORECASE | re.ASCII)
 _INT_ITEM_RE = re.compile(r"([0-9]+)(?:\.\.([0-9]+)(?:[xX*]([0-9]+))?)?", re.ASCII)
 
 # Like dd: a bare K/M/G is binary (1k = 1024), KB/MB/GB decimal, KiB/MiB/GiB binary.
@@ -354,7 +353,7 @@ def parse_size(text: str, option: str = "--size") -> int:
 
     Case-insensitive; a fraction of a byte is rounded. Raises UsageError.
     """
-    number, unit = _number_and_unit(_SIZE_RE, text, option, "size")
+    number, unit = _number_and_unit(text, option, "size")
     multiplier = _SIZE_UNITS.get(unit.lower())
     if multiplier is None:
         raise UsageError(f"{option}: cannot parse {text!r} as a size")
@@ -366,7 +365,7 @@ def parse_size(text: str, option: str = "--size") -> int:
 
 def parse_duration(text: str, option: str) -> float:
     """Seconds: ``0.1``, ``100ms``, ``2s``, ``1m``, ``1h``. Raises UsageError."""
-    number, unit = _number_and_unit(_DURATION_RE, text, option, "duration")
+    number, unit = _number_and_unit(text, option, "duration")
     multiplier = _DURATION_UNITS.get(unit.lower())
     if multiplier is None:
         raise UsageError(f"{option}: cannot parse {text!r} as a duration")
@@ -376,14 +375,12 @@ def parse_duration(text: str, option: str) -> float:
     return seconds
 
 
-def _number_and_unit(
-    pattern: re.Pattern[str], text: str, option: str, what: str
-) -> tuple[Decimal, str]:
+def _number_and_unit(text: str, option: str, what: str) -> tuple[Decimal, str]:
     """Split ``'1.5 k'`` into ``(Decimal('1.5'), 'k')``; UsageError if it isn't that shape."""
     stripped = text.strip()
     if stripped.startswith("-"):
         raise UsageError(f"{option}: {what} must not be negative, got {text!r}")
-    match = pattern.fullmatch(stripped)
+    match = _AMOUNT_RE.fullmatch(stripped)
     if not match:
         raise UsageError(f"{option}: cannot parse {text!r} as a {what}")
     return Decimal(match.group(1)), match.group(2)
