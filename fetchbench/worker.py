@@ -33,6 +33,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from fetchbench.frames import encode
+from fetchbench.record import ROW
 from fetchbench.rlimits import raise_open_files_limit
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ class Emitter:
         threads: bool = True,
     ) -> None:
         self.fd = fd
-        self.as_row = as_row or (lambda record: record.as_row())
+        self.as_row = as_row or ROW
         self.seen = bytearray(count)
         self.lock: Any = threading.Lock() if threads else contextlib.nullcontext()
         self.write_lock: Any = threading.Lock() if threads else contextlib.nullcontext()
@@ -190,7 +191,6 @@ def run_job(job: dict, urls: list[str], data_fd: int) -> int:
     import importlib
 
     from fetchbench.fetch import GEVENT_CLIENTS, FetchConfig, Fetcher, RunLabel
-    from fetchbench.record import ROW
 
     emit = Emitter(data_fd, len(urls), ROW, threads=not job["uses_gevent"])
     run = importlib.import_module(job["module"]).run  # imports are start-up, not the run:

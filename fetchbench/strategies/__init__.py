@@ -19,7 +19,6 @@ ones, dask included (a cluster takes seconds to start, so not in ``all``).
 
 from __future__ import annotations
 
-import importlib
 import importlib.util
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -71,10 +70,6 @@ class Strategy:
         if not self.pooled:
             return 1
         return cpus if self.name == "process" else DEFAULT_POOL_WORKERS
-
-    def load(self) -> StrategyRun:
-        """Import the strategy module (only ever inside its child)."""
-        return importlib.import_module(self.module).run
 
 
 STRATEGIES: dict[str, Strategy] = {

@@ -63,7 +63,7 @@ class _SliceRun(ChildRun):
         self.t0 = t0
 
     def job(self) -> dict:
-        return {**super().job(), "cpu_ids": self.cpu_ids, "t0": self.t0}
+        return {**super().job(), "t0": self.t0}  # cpu_ids: the job sends self.cpu_ids
 
 
 def child_options(make_fetcher: MakeFetcher) -> tuple[FetchOptions, RunLabel]:
@@ -128,10 +128,9 @@ def run_split(
     }
 
 
-def emit_remapped(records: list, indices: list[int], label: RunLabel, emit: Emit) -> None:
-    """Emit a child's records (Records or rows) as this run's, with whole-list indices."""
-    for item in records:
-        record = item if isinstance(item, Record) else Record(*item)
+def emit_remapped(records: list[Record], indices: list[int], label: RunLabel, emit: Emit) -> None:
+    """Emit a child's records as this run's, with whole-list indices."""
+    for record in records:
         record.index = indices[record.index]
         record.strategy, record.workers, record.cpus = label.strategy, label.workers, label.cpus
         emit(record)
