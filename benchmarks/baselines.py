@@ -27,7 +27,6 @@ from dataclasses import dataclass
 
 CHUNK = 64 * 1024
 TIMEOUT = 10.0
-STRATEGIES = ("serial", "process", "thread", "gevent-spawn", "gevent-pool")
 
 Get = Callable[[str], int]  # GET a URL, return its body length (raises on failure)
 

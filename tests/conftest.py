@@ -24,7 +24,6 @@ class CollectingSink:
 
     records: list[Record] = field(default_factory=list)
     runs: list[RunMeta] = field(default_factory=list)
-    saves: int = 0
 
     def add_records(self, records: Sequence[Record]) -> None:
         self.records.extend(records)
@@ -33,10 +32,7 @@ class CollectingSink:
         self.runs.append(meta)
 
     def save(self, complete: bool, interrupted_at: str | None = None) -> None:
-        self.saves += 1
-
-    def of_round(self, strategy: str) -> list[Record]:
-        return [r for r in self.records if r.strategy == strategy]
+        """Nothing to save: everything is in memory."""
 
 
 @pytest.fixture

@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+from fetchbench.record import RunMeta
+from fetchbench.runner import FetchOptions, PlannedRun, Runner
+from fetchbench.strategies import STRATEGIES
+
+
+def run_strategy(sink, urls, name: str, workers: int = 4, cpus: int = 1, **options) -> RunMeta:
+    """One run of strategy ``name`` in its own child, records into ``sink``."""
+    planned = PlannedRun(STRATEGIES[name], workers, cpus, 1)
+    return Runner(urls, FetchOptions(**options), sink).run_one(planned)
+
 
 def assert_one_line_exit_2(status: int, err: str, *fragments: str) -> None:
     """A usage or input error: exit status 2 and exactly one stderr line holding ``fragments``."""

@@ -12,19 +12,13 @@ import aiohttp  # noqa: E402
 
 from fetchbench.aiofetch import classify  # noqa: E402
 from fetchbench.fetch import TooLarge  # noqa: E402
-from fetchbench.runner import FetchOptions, PlannedRun, Runner  # noqa: E402
-from fetchbench.strategies import STRATEGIES  # noqa: E402
-
-
-def run_asyncio(sink, urls, workers=4, name="asyncio", **options):
-    planned = PlannedRun(STRATEGIES[name], workers, 1, 1)
-    return Runner(urls, FetchOptions(**options), sink).run_one(planned)
+from tests.helpers import run_strategy  # noqa: E402
 
 
 def test_one_session_keeps_one_connection_per_worker(server, sink):
     before = server.stats()["connections"]
     urls = [server.url(f"/k/{i}", bytes=100) for i in range(60)]
-    run_asyncio(sink, urls, workers=3)
+    run_strategy(sink, urls, "asyncio", workers=3)
     assert server.stats()["connections"] - before == 3
     assert len(sink.records) == 60 and all(r.ok for r in sink.records)
 
@@ -32,12 +26,12 @@ def test_one_session_keeps_one_connection_per_worker(server, sink):
 def test_without_keepalive_every_request_has_its_own_connection(server, sink):
     before = server.stats()["connections"]
     urls = [server.url(f"/c/{i}", bytes=100) for i in range(12)]
-    run_asyncio(sink, urls, workers=3, keepalive=False)
+    run_strategy(sink, urls, "asyncio", workers=3, keepalive=False)
     assert server.stats()["connections"] - before == 12
 
 
 def test_default_loop_is_recorded(server, sink):
-    meta = run_asyncio(sink, [server.url(bytes=10)] * 3)
+    meta = run_strategy(sink, [server.url(bytes=10)] * 3, "asyncio")
     assert (meta.probe["loop"], meta.probe["client"]) == ("asyncio", "aiohttp")
     assert meta.probe["gevent_patched"] is False
 
@@ -45,7 +39,7 @@ def test_default_loop_is_recorded(server, sink):
 @pytest.mark.skipif(importlib.util.find_spec("uvloop") is None, reason="uvloop not installed")
 @pytest.mark.parametrize("name", ["asyncio", "process-asyncio"])
 def test_uvloop_when_asked_is_recorded(server, sink, name):
-    meta = run_asyncio(sink, [server.url(bytes=10)] * 3, name=name, loop="uvloop")
+    meta = run_strategy(sink, [server.url(bytes=10)] * 3, name, loop="uvloop")
     loops = ([meta.probe["loop_class"]] if name == "asyncio"
              else [c["loop"] for c in meta.probe["children"]])
     assert loops and all(loop in ("uvloop.Loop", "uvloop") for loop in loops)
@@ -54,7 +48,7 @@ def test_uvloop_when_asked_is_recorded(server, sink, name):
 
 def test_max_time_records_the_rest_as_not_run(server, sink):
     urls = [server.url(f"/m/{i}", delay=0.2, bytes=10) for i in range(20)]
-    meta = run_asyncio(sink, urls, workers=1, max_time=0.5)
+    meta = run_strategy(sink, urls, "asyncio", workers=1, max_time=0.5)
     errors = [r.error for r in sorted(sink.records, key=lambda r: r.index)]
     assert errors[0] == "" and errors[-1] == "not_run" and set(errors) == {"", "not_run"}
     assert meta.complete

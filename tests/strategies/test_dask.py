@@ -18,16 +18,10 @@ pytest.importorskip("distributed")
 import fetchbench  # noqa: E402
 from fetchbench.dask_chunk import ChunkResult, split_host  # noqa: E402
 from fetchbench.record import Record  # noqa: E402
-from fetchbench.runner import FetchOptions, PlannedRun, Runner  # noqa: E402
-from fetchbench.strategies import STRATEGIES  # noqa: E402
 from fetchbench.strategies.dask_distributed import _Dispatch, plan_chunks  # noqa: E402
+from tests.helpers import run_strategy  # noqa: E402
 
 START_SECONDS = 30.0
-
-
-def run_dask(sink, urls, workers=4, cpus=1, **options):
-    planned = PlannedRun(STRATEGIES["dask"], workers, cpus, 1)
-    return Runner(urls, FetchOptions(**options), sink).run_one(planned)
 
 
 def check_run(meta, sink, urls, expected) -> None:
@@ -47,7 +41,7 @@ def test_local_cluster_one_record_per_url_with_exact_bytes(server, sink):
     sizes = [0, 1, 1000, 70_000, 300_000, 17] * 4
     urls = [server.url(f"/d/{i}", bytes=size) for i, size in enumerate(sizes)]
     urls += [server.url("/gone", status=404, bytes=5), "http://fetchbench-test.invalid/"]
-    meta = run_dask(sink, urls, timeout=2)
+    meta = run_strategy(sink, urls, "dask", timeout=2)
     check_run(meta, sink, urls, [("", size) for size in sizes] + [("http_4xx", 5), ("dns", 0)])
     assert all(split_host(r.message)[1] == "" for r in sink.records if r.ok)
     assert meta.probe["dask"]["scheduler"] == "LocalCluster"
@@ -112,7 +106,7 @@ def _wait_for_workers(address: str, count: int) -> None:
 def test_command_line_cluster_by_address(server, sink, cli_cluster):
     sizes = [100 + 7 * i for i in range(48)]
     urls = [server.url(f"/c/{i}", delay=0.02, bytes=size) for i, size in enumerate(sizes)]
-    meta = run_dask(sink, urls, workers=4, scheduler=cli_cluster)
+    meta = run_strategy(sink, urls, "dask", workers=4, scheduler=cli_cluster)
     check_run(meta, sink, urls, [("", size) for size in sizes])
     dask = meta.probe["dask"]
     assert dask["scheduler"] == cli_cluster

@@ -6,14 +6,8 @@ import time
 
 import pytest
 
-from fetchbench.runner import FetchOptions, PlannedRun, Runner
-from fetchbench.strategies import STRATEGIES
+from tests.helpers import run_strategy
 from tests.strategies.params import LOCAL
-
-
-def run_strategy(sink, urls, name, workers=4, cpus=1, **options):
-    planned = PlannedRun(STRATEGIES[name], workers, cpus, 1)
-    return Runner(urls, FetchOptions(**options), sink).run_one(planned)
 
 
 @pytest.mark.parametrize("name", LOCAL)
