@@ -39,6 +39,7 @@ import aiohttp
 
 from fetchbench.fetch import (
     CHUNK_SIZE,
+    MAX_REDIRECTS,
     FetchConfig,
     RunLabel,
     TooLarge,
@@ -48,11 +49,6 @@ from fetchbench.fetch import (
     make_record,
 )
 from fetchbench.record import Record
-
-try:  # fetch.py names the redirect limit every client shares; requests' own default otherwise
-    from fetchbench.fetch import MAX_REDIRECTS
-except ImportError:  # pragma: no cover - depends on the fetch.py in use
-    MAX_REDIRECTS = 30
 
 _RESET_NAMES = ("ConnectionResetError", "BrokenPipeError", "ConnectionAbortedError")
 

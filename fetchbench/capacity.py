@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from fetchbench.stats import CONFIG_KEYS, STRATEGY_ORDER, cpu_label
+from fetchbench.stats import CONFIG_KEYS, cpu_label, strategy_rank
 
 KNEE_FRACTION = 0.9
 
@@ -34,8 +34,7 @@ MEDIAN_FIELDS: tuple[str, ...] = (
 
 def strategy_sort_key(name: str) -> tuple[int, str]:
     """Canonical strategy order (``STRATEGY_ORDER``), unknown names after, by name."""
-    rank = STRATEGY_ORDER.index(name) if name in STRATEGY_ORDER else len(STRATEGY_ORDER)
-    return rank, name
+    return strategy_rank(name), name
 
 
 def configurations(summary: pd.DataFrame) -> pd.DataFrame:

@@ -340,14 +340,9 @@ def _write_atomically(path: Path, data: bytes) -> None:
 
 def check_output_dir(directory: str | Path) -> Path:
     """Create the plot directory if needed; a one-line UsageError if that is impossible."""
-    out = Path(directory)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"plot directory {out} is not a directory")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(f"cannot create plot directory {out}: {exc.strerror or exc}") from None
-    return out
+    from fetchbench.results import ensure_directory
+
+    return ensure_directory(directory, "plot directory")
 
 
 def plot_results(path: str | Path, directory: str | Path) -> list[Path]:

@@ -56,6 +56,18 @@ VERSIONED_PACKAGES: tuple[str, ...] = (
 _RUNMETA_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(RunMeta))
 
 
+def ensure_directory(path: str | os.PathLike[str], what: str) -> Path:
+    """Create directory ``path`` if needed; a one-line UsageError naming ``what`` if impossible."""
+    directory = Path(path)
+    if directory.exists() and not directory.is_dir():
+        raise UsageError(f"{what} {directory} is not a directory")
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(f"cannot create {what} {directory}: {exc.strerror or exc}") from None
+    return directory
+
+
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     """Replace ``path`` with ``text`` (UTF-8) so readers see the old or new file, never half."""
     atomic_write_bytes(path, text.encode("utf-8"))
@@ -204,14 +216,7 @@ class ResultsWriter:
         self._runs: list[RunMeta] = []
         self._closed = False
         self._summary: pd.DataFrame | None = None  # cached until the next add_*
-        if self.directory.exists() and not self.directory.is_dir():
-            raise UsageError(f"results directory {self.directory} is not a directory")
-        try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise UsageError(
-                f"cannot create results directory {self.directory}: {exc.strerror or exc}"
-            ) from None
+        ensure_directory(self.directory, "results directory")
         self.stem, self._file = self._reserve(stem, created)
         self._csv = csv.writer(self._file, lineterminator="\n")
         self._csv.writerow(RECORD_FIELDS)

@@ -265,7 +265,7 @@ def with_cost(summary: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _strategy_rank(strategy: str) -> int:
+def strategy_rank(strategy: str) -> int:
     """Position of a strategy in the canonical order; unknown ones sort after."""
     try:
         return STRATEGY_ORDER.index(strategy)
@@ -301,7 +301,7 @@ def throughput_pivot(summary: pd.DataFrame) -> pd.DataFrame:
         for s, w in zip(medians["strategy"], medians["workers"], strict=True)
     ]
     medians["order"] = [
-        (_strategy_rank(s), appearance[s], int(w))
+        (strategy_rank(s), appearance[s], int(w))
         for s, w in zip(medians["strategy"], medians["workers"], strict=True)
     ]
     rows = list(dict.fromkeys(medians.sort_values("order", kind="stable")["label"]))

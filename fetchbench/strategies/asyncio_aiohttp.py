@@ -56,7 +56,7 @@ async def _fetch_all(
 
         async def work() -> None:
             fetcher = AsyncFetcher(session, template.config, template.label,
-                                   getattr(template, "gaps", None))
+                                   template.gaps)
             while (index := next(pending, None)) is not None:
                 emit(await fetcher.fetch(index, urls[index]))
 
