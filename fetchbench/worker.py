@@ -216,7 +216,10 @@ def run_job(job: dict, urls: list[str], data_fd: int) -> int:
 
     def make_fetcher() -> Fetcher:
         native_ids.add(get_native_id())
-        return Fetcher(config, label, gaps, stop)
+        fetcher = Fetcher(config, label, gaps, stop)
+        if urls:  # client set-up is start-up, like building the client: see Fetcher.prepare
+            fetcher.prepare(urls[0])
+        return fetcher
 
     fds_before = open_fds()
     complete, note, status = True, "", 0

@@ -87,6 +87,38 @@ def test_keepalive_reuses_one_connection_and_no_keepalive_does_not(server, make_
     assert connections_for(False) == 20
 
 
+def _pools(fetcher: Fetcher) -> list:
+    """The connection pools (one per origin) the fetcher's client holds."""
+    client = fetcher.client
+    if hasattr(client, "hosts"):
+        return list(client.hosts.values())
+    manager = client.session.get_adapter("http://").poolmanager if hasattr(client, "session") \
+        else client.pool
+    return [manager.pools[key] for key in manager.pools.keys()]  # noqa: SIM118 - no iter()
+
+
+def test_prepare_builds_the_pool_the_first_request_uses_without_connecting(server, make_fetcher):
+    """Fetcher.prepare moves the client's own set-up out of the first timed
+    request: the pool exists, no connection is opened, and the request uses it."""
+    fetcher = make_fetcher()
+    before = server.stats()["connections"]
+    fetcher.prepare(server.url("/a", bytes=10))
+    prepared = _pools(fetcher)
+    assert len(prepared) == 1
+    assert server.stats()["connections"] == before
+    records = [fetcher.fetch(i, server.url(f"/b/{i}", bytes=10)) for i in range(3)]
+    assert [(r.error, r.bytes) for r in records] == [("", 10)] * 3
+    assert _pools(fetcher) == prepared  # the same pool object, not a second one
+    assert server.stats()["connections"] == before + 1
+    fetcher.close()
+
+
+def test_prepare_of_a_url_the_client_cannot_use_is_left_to_fetch(make_fetcher):
+    fetcher = make_fetcher()
+    fetcher.prepare("http://[::1")  # no exception: the fetch records the failure
+    assert fetcher.fetch(0, "http://[::1").error == "other"
+
+
 def test_deadline_passed_means_not_run(server, make_fetcher):
     record = make_fetcher(deadline=time.perf_counter() - 1).fetch(0, server.url())
     assert record.error == "not_run"
