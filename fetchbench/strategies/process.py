@@ -13,6 +13,13 @@ out together instead of one fork apart (~2 ms each, ~100 ms for 50 workers);
 and one selector holds every worker's pipe and sentinel for the whole run, so
 an event costs the dispatcher the ready descriptors, not a fresh wait() over
 all of them.
+
+The wait for ready is bounded (``READY_TIMEOUT``): a worker still building its
+fetcher then is stopped (SIGTERM, then SIGKILL) and counts as a dead worker
+that held nothing, so a worker stuck at start-up cannot hang the run. The run
+goes on with the ready ones and says so in the facts it returns
+(``not_ready``); with none ready, every URL is a ``worker_died`` record whose
+message says how many workers were not ready.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import selectors
+import time
 from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,6 +38,14 @@ from fetchbench.strategies import Emit, MakeFetcher
 
 CHUNKS_AHEAD = 2  # chunks a worker holds: one in flight, one queued behind it
 READY = (-1, [])  # a worker's first message: its fetcher is built
+# Seconds, from the last fork, that workers have to say READY. Building a
+# fetcher (a requests Session, its first origin's pool; no connection) takes
+# ~1 ms warm and a few ms in a fresh fork (copy-on-write faults), so 500
+# workers pinned to one busy core need a few seconds; 60 s leaves a margin of
+# 10x and more for an overloaded or swapping box, yet bounds a worker stuck at
+# start-up to a minute instead of forever.
+READY_TIMEOUT = 60.0
+STOP_GRACE = 1.0  # seconds a stopped worker has to exit on SIGTERM before SIGKILL
 
 
 def chunk_size(count: int, workers: int) -> int:
@@ -60,9 +76,12 @@ class _Worker:
     conn: Connection
     held: deque[int] = field(default_factory=deque)  # chunk ids sent, in order
     alive: bool = True
+    ready: bool = False  # it has sent READY
+    stopped: bool = False  # stopped by the dispatcher: not ready in time
 
 
-def run(urls: Sequence[str], workers: int, make_fetcher: MakeFetcher, emit: Emit) -> None:
+def run(urls: Sequence[str], workers: int, make_fetcher: MakeFetcher,
+        emit: Emit) -> dict | None:
     """Fetch with ``workers`` forked processes (fork: the child is unpatched)."""
     context = multiprocessing.get_context("fork")
     size = max(1, min(workers, len(urls)))
@@ -78,32 +97,75 @@ def run(urls: Sequence[str], workers: int, make_fetcher: MakeFetcher, emit: Emit
         pool.append(_Worker(process, parent_end))
     lost: list[tuple[int, str]] = []
     events = selectors.DefaultSelector()
+    stalled: list[_Worker] = []
     try:
         for worker in pool:
-            _await_ready(worker, pending, lost)
+            events.register(worker.conn, selectors.EVENT_READ, worker)
+            events.register(worker.process.sentinel, selectors.EVENT_READ, worker)
+        stalled = _await_ready(events, pool, pending, lost)
         for worker in pool:
-            if worker.alive:
-                events.register(worker.conn, selectors.EVENT_READ, worker)
-                events.register(worker.process.sentinel, selectors.EVENT_READ, worker)
             _top_up(worker, chunks, pending)
         while any(w.alive and w.held for w in pool):
             _serve_events(events, pool, chunks, pending, emit, lost)
         if pending:  # every worker died: the chunks no one could take are theirs too
-            reason = f"every worker died ({_death(next(w for w in pool if not w.alive))})"
+            reason = f"every worker died ({_all_gone(pool, len(stalled))})"
             lost.extend((chunk_id, reason) for chunk_id in pending)
             pending.clear()
     finally:
         events.close()
         _shut_down(pool)
     _report_lost(lost, chunks, urls, make_fetcher, emit)
+    if not stalled:
+        return None
+    pids = [w.process.pid for w in stalled]
+    shown = ", ".join(map(str, pids[:5])) + (", ..." if len(pids) > 5 else "")
+    went_on = sum(w.ready for w in pool)
+    label = "pid" if len(pids) == 1 else "pids"
+    return {"not_ready": f"{_not_ready(len(stalled))}, stopped ({label} {shown}); "
+                         f"the run went on with {went_on} of {size}",
+            "not_ready_pids": pids}
 
 
-def _await_ready(worker: _Worker, pending: deque[int], lost: list[tuple[int, str]]) -> None:
-    """Block until ``worker`` has built its fetcher (or died trying)."""
-    try:
-        worker.conn.recv()
-    except (EOFError, OSError):
-        _bury(worker, pending, lost)
+def _await_ready(events: selectors.BaseSelector, pool: list[_Worker], pending: deque[int],
+                 lost: list[tuple[int, str]]) -> list[_Worker]:
+    """Wait until every worker has built its fetcher or died trying, for at most
+    ``READY_TIMEOUT`` seconds; stop the workers still building then and return them."""
+    give_up = time.monotonic() + READY_TIMEOUT
+    while True:
+        waiting = [w for w in pool if w.alive and not w.ready]
+        left = give_up - time.monotonic()
+        if not waiting or left <= 0:
+            break
+        for key, _ in events.select(left):
+            worker: _Worker = key.data
+            if not worker.alive:
+                continue
+            if key.fileobj is worker.conn:
+                try:
+                    worker.conn.recv()  # READY: nothing else comes before a chunk is sent
+                    worker.ready = True
+                except (EOFError, OSError):
+                    _unwatch(events, worker, pending, lost)
+            elif not worker.conn.poll():
+                _unwatch(events, worker, pending, lost)
+    _stop(events, waiting)
+    return waiting
+
+
+def _stop(events: selectors.BaseSelector, stalled: list[_Worker]) -> None:
+    """Stop workers that never got ready: SIGTERM, then SIGKILL after ``STOP_GRACE``."""
+    for worker in stalled:
+        events.unregister(worker.conn)
+        events.unregister(worker.process.sentinel)
+        worker.alive = False
+        worker.stopped = True
+        worker.process.terminate()
+    give_up = time.monotonic() + STOP_GRACE
+    for worker in stalled:
+        worker.process.join(timeout=max(0.0, give_up - time.monotonic()))
+        if worker.process.is_alive():  # it ignores SIGTERM
+            worker.process.kill()
+            worker.process.join()
 
 
 def _top_up(worker: _Worker, chunks: list[list[int]], pending: deque[int]) -> None:
@@ -163,6 +225,17 @@ def _bury(worker: _Worker, pending: deque[int], lost: list[tuple[int, str]]) -> 
 
 def _death(worker: _Worker) -> str:
     return f"worker pid {worker.process.pid} died (exit {worker.process.exitcode})"
+
+
+def _not_ready(count: int) -> str:
+    return f"{count} worker{'s' if count != 1 else ''} not ready after {READY_TIMEOUT:g} s"
+
+
+def _all_gone(pool: list[_Worker], stalled: int) -> str:
+    """Why no worker is left: how many were not ready in time, and one that died."""
+    died = next((w for w in pool if not w.alive and not w.stopped), None)
+    parts = [_not_ready(stalled)] if stalled else []
+    return "; ".join(parts + ([_death(died)] if died is not None else []))
 
 
 def _shut_down(pool: list[_Worker]) -> None:

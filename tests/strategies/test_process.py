@@ -67,3 +67,70 @@ def test_workers_dead_before_ready_leave_worker_died_records_for_every_url():
     assert sorted(r.index for r in records) == list(range(len(urls)))
     assert {r.error for r in records} == {"worker_died"}
     assert all("every worker died" in r.message and "exit 3" in r.message for r in records)
+
+
+def _stuck_workers(dispatcher: int, stuck: int, ignore_sigterm: bool = False):
+    """A make_fetcher whose first ``stuck`` forked workers never return (pids kept)."""
+    import multiprocessing
+
+    from fetchbench.fetch import FetchConfig, Fetcher, RunLabel
+
+    context = multiprocessing.get_context("fork")
+    started = context.Value("i", 0)
+    pids = context.Array("i", stuck)
+
+    def make_fetcher() -> Fetcher:
+        if os.getpid() != dispatcher:
+            with started.get_lock():
+                started.value += 1
+                mine = started.value
+            if mine <= stuck:
+                pids[mine - 1] = os.getpid()
+                if ignore_sigterm:
+                    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+                while True:  # stuck building its fetcher: never READY, never dies
+                    time.sleep(60)
+        return Fetcher(FetchConfig(), RunLabel("process", 3, 1, 1, time.perf_counter()))
+
+    return make_fetcher, pids
+
+
+def _children() -> set[int]:
+    return {p.pid for p in psutil.Process(os.getpid()).children(recursive=True)}
+
+
+def test_worker_stuck_before_ready_is_stopped_and_the_others_fetch_everything(
+        server, monkeypatch):
+    """One worker never gets ready: it is stopped (even ignoring SIGTERM), the run goes on."""
+    from fetchbench.strategies import process
+
+    monkeypatch.setattr(process, "READY_TIMEOUT", 1.0)
+    make_fetcher, pids = _stuck_workers(os.getpid(), 1, ignore_sigterm=True)
+    urls = [server.url(f"/stuck-one/{i}", bytes=100) for i in range(60)]
+    records = []
+    facts = process.run(urls, 3, make_fetcher, records.append)
+    assert sorted(r.index for r in records) == list(range(len(urls)))
+    assert all(r.error == "" for r in records), {r.error for r in records}
+    stuck = pids[0]
+    assert stuck and stuck not in _children()
+    assert facts["not_ready_pids"] == [stuck]
+    assert "1 worker not ready after 1 s" in facts["not_ready"]
+    assert str(stuck) in facts["not_ready"] and "went on with 2 of 3" in facts["not_ready"]
+
+
+def test_every_worker_stuck_before_ready_leaves_worker_died_records(monkeypatch):
+    """No worker ever gets ready: the run still ends, one worker_died record per URL."""
+    from fetchbench.strategies import process
+
+    monkeypatch.setattr(process, "READY_TIMEOUT", 1.0)
+    make_fetcher, pids = _stuck_workers(os.getpid(), 3)
+    urls = [f"http://127.0.0.1:9/never/{i}" for i in range(7)]
+    records = []
+    facts = process.run(urls, 3, make_fetcher, records.append)
+    assert sorted(r.index for r in records) == list(range(len(urls)))
+    assert {r.error for r in records} == {"worker_died"}
+    assert all("every worker died (3 workers not ready after 1 s)" in r.message
+               for r in records)
+    assert sorted(facts["not_ready_pids"]) == sorted(pids[:])
+    assert "went on with 0 of 3" in facts["not_ready"]
+    assert not set(pids[:]) & _children()
