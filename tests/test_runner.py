@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 
 import pytest
 
@@ -20,7 +19,8 @@ def test_thread_after_gevent_pool_uses_real_threads_and_plain_sockets(server, si
     assert thread_run.probe["gevent_patched"] is False
     assert thread_run.probe["socket_class"] == "socket.socket"
     assert thread_run.probe["native_threads"] == 4
-    assert gevent_run.probe["pid"] != thread_run.probe["pid"] != os.getpid()
+    pids = [gevent_run.probe["pid"], thread_run.probe["pid"], os.getpid()]
+    assert len(set(pids)) == 3, pids  # each run in its own fresh child, neither in this process
 
 
 def test_parent_never_imports_gevent(server, sink):
@@ -80,12 +80,13 @@ def test_default_workers():
 
 def test_max_time_records_the_rest_as_not_run(server, sink):
     urls = [server.url(f"/m/{i}", delay=0.2, bytes=10) for i in range(30)]
-    begin = time.monotonic()
     meta = Runner(urls, FetchOptions(max_time=0.5), sink).run_one(
         PlannedRun(STRATEGIES["serial"], 1, 1, 1))
-    assert time.monotonic() - begin < 30 * 0.2  # stopped early
     errors = [r.error for r in sorted(sink.records, key=lambda r: r.index)]
     assert len(errors) == 30
+    # Stopped early, counted rather than timed: every fetch takes at least the
+    # server's 0.2 s delay and none starts after 0.5 s, so at most 3 are fetched.
+    assert errors.count("") <= 3, errors
     assert errors[0] == "" and errors[-1] == "not_run"
     assert set(errors) == {"", "not_run"}
     assert meta.complete  # every URL accounted for; the bound was the user's choice
