@@ -243,6 +243,9 @@ def run_job(job: dict, urls: list[str], data_fd: int) -> int:
     if emit.lost_to_dead_workers and complete:
         complete = False
         note = f"a worker died: {emit.lost_to_dead_workers} URLs recorded as worker_died"
+    short_handed = (extra or {}).get("not_ready")  # fewer workers than asked ran the list
+    if short_handed and complete:
+        complete, note = False, short_handed
     emit.flush()
     facts = probe(native_ids) | {"fds_before": fds_before, "fds_after": open_fds()}
     facts["client"] = config.client

@@ -1,9 +1,15 @@
-"""The worker child: descriptors return to where they started after 10,000 requests."""
+"""The worker child: descriptors return to where they started after 10,000 requests;
+a strategy that ran short-handed leaves an incomplete run with a note."""
 
 from __future__ import annotations
 
+import io
+import os
+
 import pytest
 
+from fetchbench import worker
+from fetchbench.frames import decode, read_payloads
 from fetchbench.runner import FetchOptions, PlannedRun, Runner
 from fetchbench.strategies import STRATEGIES
 
@@ -23,3 +29,32 @@ def test_descriptors_return_to_start_after_10000_requests(server, sink, name, wo
     assert all(r.error == "" and r.bytes == 16 for r in sink.records)
     assert meta.probe["fds_before"] > 0
     assert meta.probe["fds_after"] == meta.probe["fds_before"]
+
+
+SHORT_HANDED = "1 worker not ready after 60 s, stopped (pid 4242); the run went on with 2 of 3"
+
+
+def run(urls, workers, make_fetcher, emit):
+    """A strategy for the test below: fetches everything, but with a worker short."""
+    fetcher = make_fetcher()
+    for index, url in enumerate(urls):
+        emit(fetcher.fetch(index, url))
+    return {"not_ready": SHORT_HANDED}
+
+
+def test_a_run_with_workers_not_ready_is_incomplete_and_says_why(server):
+    job = {"strategy": "process", "module": __name__, "uses_gevent": False, "workers": 3,
+           "cpus": 1, "round": 1, "timeout": 10.0, "max_bytes": 1 << 20, "keepalive": True,
+           "max_time": None, "client": "requests"}
+    urls = [server.url(f"/short/{i}", bytes=10) for i in range(4)]
+    read_end, write_end = os.pipe()
+    try:
+        assert worker.run_job(job, urls, write_end) == 0
+    finally:
+        os.close(write_end)
+    with os.fdopen(read_end, "rb") as stream:
+        messages = [decode(p) for p in read_payloads(io.BufferedReader(stream))]
+    rows = [row for m in messages for row in m.get("records", [])]
+    meta = messages[-1]["meta"]
+    assert len(rows) == len(urls)
+    assert (meta["complete"], meta["note"]) == (False, SHORT_HANDED)

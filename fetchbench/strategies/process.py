@@ -18,7 +18,8 @@ The wait for ready is bounded (``READY_TIMEOUT``): a worker still building its
 fetcher then is stopped (SIGTERM, then SIGKILL) and counts as a dead worker
 that held nothing, so a worker stuck at start-up cannot hang the run. The run
 goes on with the ready ones and says so in the facts it returns
-(``not_ready``); with none ready, every URL is a ``worker_died`` record whose
+(``not_ready``, which the worker makes the run's note, the run marked
+incomplete: it did not run with the workers asked for); with none ready, every URL is a ``worker_died`` record whose
 message says how many workers were not ready.
 """
 
