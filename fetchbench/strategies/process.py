@@ -47,6 +47,7 @@ READY = (-1, [])  # a worker's first message: its fetcher is built
 # start-up to a minute instead of forever.
 READY_TIMEOUT = 60.0
 STOP_GRACE = 1.0  # seconds a stopped worker has to exit on SIGTERM before SIGKILL
+SHUT_DOWN_GRACE = 2.0  # seconds the workers have, in all, to leave after the last chunk
 
 
 def chunk_size(count: int, workers: int) -> int:
@@ -161,10 +162,15 @@ def _stop(events: selectors.BaseSelector, stalled: list[_Worker]) -> None:
         worker.alive = False
         worker.stopped = True
         worker.process.terminate()
-    give_up = time.monotonic() + STOP_GRACE
-    for worker in stalled:
+    _reap(stalled, STOP_GRACE)
+
+
+def _reap(workers: list[_Worker], grace: float) -> None:
+    """Join ``workers`` within ``grace`` seconds in all; kill those still running then."""
+    give_up = time.monotonic() + grace
+    for worker in workers:
         worker.process.join(timeout=max(0.0, give_up - time.monotonic()))
-        if worker.process.is_alive():  # it ignores SIGTERM
+        if worker.process.is_alive():  # it ignores SIGTERM, or is stuck
             worker.process.kill()
             worker.process.join()
 
@@ -244,11 +250,8 @@ def _shut_down(pool: list[_Worker]) -> None:
         if worker.alive:
             with contextlib.suppress(BrokenPipeError, OSError):
                 worker.conn.send(None)
+    _reap(pool, SHUT_DOWN_GRACE)
     for worker in pool:
-        worker.process.join(timeout=2.0)
-        if worker.process.is_alive():
-            worker.process.kill()
-            worker.process.join()
         worker.conn.close()
 
 
