@@ -9,13 +9,16 @@ A result set is two files with one stem, side by side:
 
 ``ResultsWriter.save()`` runs after each strategy run and rewrites the JSON
 atomically (temp file in the same directory, fsync, ``os.replace``), so a
-later failure or Ctrl-C loses nothing that finished.
+later failure or Ctrl-C loses nothing that finished. Its summary reads only
+the records written since the previous one (each record is read once in a
+whole benchmark), and keeps their per-run aggregates.
 """
 
 from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
 import os
 import platform
@@ -35,9 +38,12 @@ from fetchbench.errors import InputError, UsageError
 from fetchbench.record import RECORD_FIELDS, Record, RunMeta
 from fetchbench.stats import (
     RECORD_DTYPES,
+    RUN_KEYS,
     STATS_COLUMNS,
     records_frame,
+    run_aggregates,
     summarize,
+    summary_from_aggregates,
     summary_from_rows,
     summary_rows,
 )
@@ -172,10 +178,55 @@ def read_records(
 
     A missing, unreadable or malformed file is a one-line ``InputError`` naming it.
     """
+    return _parse_records(path, path, columns, header=True)
+
+
+def read_record_bytes(
+    path: str | os.PathLike[str], start: int, end: int, columns: Iterable[str] | None = None
+) -> pd.DataFrame:
+    """The records in bytes ``[start, end)`` of a records CSV (whole rows, no header).
+
+    As ``read_records`` otherwise; only that byte range is read.
+    """
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - closed below, after pandas has read it
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such records file") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read records file ({exc.strerror or exc})") from None
+    with fh, io.BufferedReader(_ByteRange(fh, start, end)) as source:
+        return _parse_records(path, source, columns, header=False)
+
+
+class _ByteRange(io.RawIOBase):
+    """Bytes ``[start, end)`` of an open binary file as a raw stream."""
+
+    def __init__(self, fh: io.BufferedReader, start: int, end: int) -> None:
+        super().__init__()
+        fh.seek(start)
+        self._fh = fh
+        self._left = max(0, end - start)
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        with memoryview(buffer) as view:
+            got = self._fh.readinto(view[: self._left]) if self._left else 0
+        self._left -= got or 0
+        return got or 0
+
+
+def _parse_records(
+    path: str | os.PathLike[str], source: Any, columns: Iterable[str] | None, *, header: bool
+) -> pd.DataFrame:
+    """``source`` (a path or binary stream of records CSV text) as a records DataFrame."""
     usecols = list(columns) if columns is not None else list(RECORD_FIELDS)
     try:
         return pd.read_csv(
-            path,
+            source,
+            header=0 if header else None,
+            names=None if header else list(RECORD_FIELDS),
             usecols=usecols,
             dtype={c: RECORD_DTYPES[c] for c in usecols},
             keep_default_na=False,
@@ -216,11 +267,15 @@ class ResultsWriter:
         self._runs: list[RunMeta] = []
         self._closed = False
         self._summary: pd.DataFrame | None = None  # cached until the next add_*
+        # The records read so far, as chunks: (first byte, run_aggregates of the
+        # chunk's records); a chunk ends where the next begins, the last at _read_to.
+        self._chunks: list[tuple[int, pd.DataFrame]] = []
         ensure_directory(self.directory, "results directory")
         self.stem, self._file = self._reserve(stem, created)
         self._csv = csv.writer(self._file, lineterminator="\n")
         self._csv.writerow(RECORD_FIELDS)
         self._file.flush()
+        self._read_to = self._records_end()  # just past the header
         self.machine = machine if machine is not None else machine_info()
 
     def _reserve(self, stem: str | None, created: datetime) -> tuple[str, TextIO]:
@@ -312,13 +367,50 @@ class ResultsWriter:
             self._file.flush()
             os.fsync(self._file.fileno())
 
+    def _records_end(self) -> int:
+        """The size of the records CSV (everything added so far is in it)."""
+        if self._file.closed:
+            return self.records_path.stat().st_size
+        self._file.flush()
+        return os.fstat(self._file.fileno()).st_size
+
     def summary(self) -> pd.DataFrame:
-        """The summary of every run added so far, computed from the records CSV
-        (read once per change: save, close and the final tables share it)."""
+        """The summary of every run added so far: ``summarize`` of the whole records CSV.
+
+        Only the records written since the last call are read; their per-run
+        aggregates are kept, and the summary is made from those small tables.
+        The runner adds each run's records before its ``add_run``, so a chunk
+        is one run. If a run's records span chunks (a summary asked for mid-run,
+        a run key used twice), those chunks are read again as one, so the result
+        is always the one of all the records together.
+        """
         if self._summary is None:
             self._sync()
-            self._summary = summarize(read_records(self.records_path, STATS_COLUMNS), self._runs)
+            self._read_new_records()
+            aggs = [agg for _, agg in self._chunks]
+            agg = pd.concat(aggs, ignore_index=True) if aggs else run_aggregates(records_frame([]))
+            self._summary = summary_from_aggregates(agg, self._runs)
         return self._summary.copy()
+
+    def _read_new_records(self) -> None:
+        """Aggregate the records written since the last read into a new chunk."""
+        end = self._records_end()
+        if end > self._read_to:
+            self._chunks.append((self._read_to, self._aggregate(self._read_to, end)))
+            self._read_to = end
+        if len(self._chunks) < 2:
+            return
+        keys = pd.concat([agg[list(RUN_KEYS)] for _, agg in self._chunks], ignore_index=True)
+        shared = keys.duplicated(keep=False).to_numpy()
+        if shared.any():  # a run's records span chunks: read them again, from there on, as one
+            chunk_of_row = [i for i, (_, agg) in enumerate(self._chunks) for _ in range(len(agg))]
+            at = chunk_of_row[int(shared.argmax())]
+            start = self._chunks[at][0]
+            self._chunks[at:] = [(start, self._aggregate(start, end))]
+
+    def _aggregate(self, start: int, end: int) -> pd.DataFrame:
+        """``run_aggregates`` of the records in bytes ``[start, end)`` of the CSV."""
+        return run_aggregates(read_record_bytes(self.records_path, start, end, STATS_COLUMNS))
 
     def document(self, summary: pd.DataFrame, complete: bool, interrupted_at: str | None) -> dict:
         """The JSON document for the current state (see the module docstring)."""

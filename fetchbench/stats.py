@@ -201,25 +201,32 @@ def _aggregate(records: pd.DataFrame) -> pd.DataFrame:
     return agg.merge(_error_counts(frame, ~frame["ok"]), on=keys, how="left")
 
 
-def _empty_aggregate() -> pd.DataFrame:
-    """The aggregate of no records: right columns, no rows."""
-    return _aggregate(records_frame([]))
-
-
 def summarize(records: pd.DataFrame, runs: Sequence[RunMeta]) -> pd.DataFrame:
     """One summary row per run (in the given order), columns ``SUMMARY_COLUMNS``.
 
     Records of runs not listed in ``runs`` are ignored; a run without records
     still gets a row (zero requests, NaN rates and percentiles).
     """
+    return summary_from_aggregates(run_aggregates(records), runs)
+
+
+def run_aggregates(records: pd.DataFrame) -> pd.DataFrame:
+    """The part of ``summarize`` that reads records: one row per run key found in them.
+
+    The aggregates of record sets that share no run key can be concatenated
+    and given to ``summary_from_aggregates``: the summary is then the one of
+    all those records together (how results.ResultsWriter reads each record once).
+    """
     missing = [c for c in STATS_COLUMNS if c not in records.columns]
     if missing:
         if len(records):
             raise ValueError(f"records lack column(s): {', '.join(missing)}")
-        agg = _empty_aggregate()
-    else:
-        agg = _aggregate(records)
+        return _aggregate(records_frame([]))
+    return _aggregate(records)
 
+
+def summary_from_aggregates(agg: pd.DataFrame, runs: Sequence[RunMeta]) -> pd.DataFrame:
+    """``summarize`` from ``run_aggregates`` instead of records (runs-sized work only)."""
     base = pd.DataFrame(
         [tuple(getattr(m, name) for name in _RUN_COLUMNS) for m in runs],
         columns=list(_RUN_COLUMNS),

@@ -22,9 +22,10 @@ from fetchbench.results import (
     atomic_write_text,
     load_results,
     machine_info,
+    read_record_bytes,
     read_records,
 )
-from fetchbench.stats import SUMMARY_COLUMNS, records_frame
+from fetchbench.stats import STATS_COLUMNS, SUMMARY_COLUMNS, records_frame, summarize
 
 MACHINE = {"host": "test-host", "cpu_count": 2}
 
@@ -273,6 +274,115 @@ def test_null_writer_summarises_without_files(tmp_path, monkeypatch):
     w.add_records(recs)
     w.add_run(RunMeta("thread", 4, 1, 0))
     pd.testing.assert_frame_equal(null.summary(), w.summary())
+
+
+# --- incremental summary -----------------------------------------------------
+
+
+def run_records(
+    strategy: str, workers: int, cpus: int, rnd: int, n: int, errors: int = 0
+) -> list[Record]:
+    """``n`` records of one run, the last ``errors`` of them failed (one of them not run)."""
+    out = []
+    for i in range(n):
+        failed = i >= n - errors
+        error = ("not_run" if i == n - 1 else "http_5xx" if i % 2 else "timeout") if failed else ""
+        out.append(
+            Record(strategy, workers, cpus, rnd, i, f"http://h/{i}", 0 if failed else 200,
+                   0 if failed else 1000 + 37 * i, 0.003 * i, 0.0007 * (i % 5),
+                   0.01 + 0.0013 * ((i * 7) % 11), error, "x, \"y\"\nz" if failed else "")
+        )
+    return out
+
+
+def from_scratch(w: ResultsWriter) -> pd.DataFrame:
+    return summarize(read_records(w.records_path, STATS_COLUMNS), w.runs)
+
+
+def assert_same_as_from_scratch(w: ResultsWriter) -> None:
+    pd.testing.assert_frame_equal(w.summary(), from_scratch(w), check_exact=True)
+
+
+STEPS: list[tuple[RunMeta, list[Record]]] = [
+    (RunMeta("serial", 1, 1, 1, wall_s=1.5, cpu_s=0.2, peak_rss_mib=30.0), run_records(
+        "serial", 1, 1, 1, 7)),
+    (RunMeta("thread", 4, 1, 1, wall_s=0.4, cpu_s=0.3), run_records("thread", 4, 1, 1, 9, 3)),
+    (RunMeta("process", 2, 1, 1, complete=False, note="interrupted before start"), []),
+    (RunMeta("gevent-pool", 8, 2, 1, wall_s=2.0), run_records("gevent-pool", 8, 2, 1, 4, 4)),
+    (RunMeta("serial", 1, 1, 2, wall_s=1.4, cpu_s=0.1), run_records("serial", 1, 1, 2, 6, 1)),
+    (RunMeta("thread", 4, 1, 2, wall_s=0.0), run_records("thread", 4, 1, 2, 1)),
+]
+
+
+def test_incremental_summary_equals_summary_from_scratch_after_every_step(tmp_path):
+    w = writer(tmp_path, stem="s")
+    assert_same_as_from_scratch(w)  # no runs, no records
+    for meta, records in STEPS:  # as the runner does: a run's records, its add_run, a save
+        w.add_records(records)
+        w.add_run(meta)
+        assert_same_as_from_scratch(w)
+        w.save(complete=False)
+    w.close(complete=True)
+    assert_same_as_from_scratch(w)
+    pd.testing.assert_frame_equal(load_results(w.json_path).summary, w.summary())
+
+
+def test_incremental_summary_when_a_run_spans_reads(tmp_path):
+    w = writer(tmp_path, stem="s")
+    for meta, records in STEPS:  # a summary in the middle of each run's records
+        w.add_records(records[:2])
+        assert_same_as_from_scratch(w)
+        w.add_rows(r.as_row() for r in records[2:])
+        assert_same_as_from_scratch(w)
+        w.add_run(meta)
+        assert_same_as_from_scratch(w)
+    # a run key used twice, and records that come after their run's add_run
+    meta, records = STEPS[1]
+    w.add_run(meta)
+    w.add_records(records)
+    assert_same_as_from_scratch(w)
+    w.add_records(run_records("dask", 3, 2, 1, 5, 2))
+    w.add_run(RunMeta("dask", 3, 2, 1))
+    assert_same_as_from_scratch(w)
+    w.close(complete=True)
+    assert_same_as_from_scratch(w)
+
+
+def test_each_record_is_read_once_over_all_saves(tmp_path, monkeypatch):
+    """The old summary re-read the whole CSV on every save (7, 16, 16, 20, 26, 27 rows)."""
+    read_csv = pd.read_csv
+    rows_read: list[int] = []
+
+    def counting_read_csv(*args, **kwargs):
+        frame = read_csv(*args, **kwargs)
+        rows_read.append(len(frame))
+        return frame
+
+    monkeypatch.setattr(pd, "read_csv", counting_read_csv)
+    w = writer(tmp_path, stem="s")
+    for meta, records in STEPS:
+        w.add_records(records)
+        w.add_run(meta)
+        w.save(complete=False)
+    w.close(complete=True)
+    monkeypatch.undo()
+    assert rows_read == [len(records) for _, records in STEPS if records]
+    assert_same_as_from_scratch(w)
+
+
+def test_read_record_bytes_reads_only_that_range(tmp_path):
+    w = writer(tmp_path, stem="s")
+    first, second = run_records("serial", 1, 1, 1, 3, 1), run_records("thread", 2, 1, 1, 4, 2)
+    w.add_records(first)
+    middle = w.partial_path.stat().st_size
+    w.add_records(second)
+    end = w.partial_path.stat().st_size
+    pd.testing.assert_frame_equal(
+        read_record_bytes(w.partial_path, middle, end), records_frame(second)
+    )
+    w.close(complete=True)
+    with pytest.raises(InputError, match="no such records file"):
+        read_record_bytes(tmp_path / "nope.csv", 0, 10)
 
 
 # --- load_results errors -----------------------------------------------------
