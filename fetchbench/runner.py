@@ -172,7 +172,8 @@ class Runner:
             meta = child.run(accept, rows=add_rows is not None)
         except KeyboardInterrupt:
             meta = child.stop(accept)
-            self.sink.add_run(meta)
+            if not planned.warmup:  # a warm-up's records were never kept: nor is its run
+                self.sink.add_run(meta)
             raise Interrupted(planned.describe()) from None
         if not planned.warmup:
             self.sink.add_run(meta)

@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from fetchbench.runner import FetchOptions, PlannedRun, Runner, build_plan
+from fetchbench.runner import FetchOptions, Interrupted, PlannedRun, Runner, build_plan
 from fetchbench.strategies import ALL, CLASSIC, EVERY, STRATEGIES
 
 
@@ -90,3 +90,22 @@ def test_max_time_records_the_rest_as_not_run(server, sink):
     assert errors[0] == "" and errors[-1] == "not_run"
     assert set(errors) == {"", "not_run"}
     assert meta.complete  # every URL accounted for; the bound was the user's choice
+
+
+@pytest.mark.parametrize("warmup", [True, False])
+def test_ctrl_c_in_a_run_keeps_its_meta_only_when_it_is_recorded(server, sink, warmup):
+    """Interrupted mid-run, a recorded round keeps what it measured; a warm-up
+    round, whose records are never kept, leaves no run behind either."""
+    import signal
+    import threading
+
+    urls = [server.url(f"/ctrl-c/{i}", delay=0.2, bytes=10) for i in range(30)]
+    planned = PlannedRun(STRATEGIES["serial"], 1, 1, 0 if warmup else 1, warmup=warmup)
+    threading.Timer(1.0, signal.raise_signal, (signal.SIGINT,)).start()
+    with pytest.raises(Interrupted):
+        Runner(urls, FetchOptions(), sink).run_one(planned)
+    if warmup:
+        assert (sink.runs, sink.records) == ([], [])
+    else:
+        assert [m.complete for m in sink.runs] == [False]
+        assert len(sink.records) == len(urls)
