@@ -318,11 +318,14 @@ class Bench:
                     continue
                 rates = [r["req_per_s"] for r in rows if r["strategy"] == name]
                 rate = median(rates)
+                # req/s ÷ (workers ÷ measured mean latency): the ideal at the latency seen
+                efficiency = median([r["efficiency"] for r in rows if r["strategy"] == name])
                 say(f"1 {client} {name}: {[round(r, 1) for r in rates]} req/s")
                 loop = self._little_loop(name, client, urls, workers)
                 out.append(Row(f"1 Little's law: {name} ({client})",
                                f"{rate:.1f} req/s ({rate / ideal:.1%} of {ideal:g}); "
-                               f"minimal loop {loop / ideal:.1%}",
+                               f"minimal loop {loop / ideal:.1%}; "
+                               f"{efficiency:.1%} of workers ÷ mean latency",
                                f">= {share:.0%} of {ideal:g} req/s",
                                verdict(rate >= share * ideal)))
         return out
