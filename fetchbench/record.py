@@ -74,7 +74,8 @@ class RunMeta:
     round: int
     wall_s: float = 0.0
     cpu_s: float = 0.0  # user + system of the child and all its descendants
-    peak_rss_mib: float = 0.0  # peak resident memory, child + descendants
+    peak_rss_mib: float = 0.0  # peak resident memory (RSS sum), child + descendants
+    peak_pss_mib: float | None = None  # peak PSS sum (shared pages split); None: not read
     complete: bool = True  # False when interrupted, timed out or a worker died
     note: str = ""  # one line for the user, e.g. "2 URLs lost to a dead worker"
     cpu_ids: list[int] = field(default_factory=list)  # CPUs the child was pinned to

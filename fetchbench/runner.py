@@ -16,6 +16,7 @@ that falls behind slows the child down instead of buffering its output.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import queue
@@ -24,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -34,6 +35,7 @@ from fetchbench.strategies import LOOP_ENV, SCHEDULER_ENV, Strategy
 
 MEMORY_SAMPLE_SECONDS = 0.05
 MEMBER_RESCAN_SECONDS = 1.0  # how often, at most, the child's descendants are listed again
+PSS_CPU_SHARE = 0.02  # the PSS reads' CPU time, at most, as a share of one core (PssSchedule)
 PAYLOAD_QUEUE = 64  # batches (≤ 256 records each) read ahead of the parent, at most
 INDEX = RECORD_FIELDS.index("index")
 INTERRUPT_GRACE_SECONDS = 5.0
@@ -204,6 +206,7 @@ class ChildRun:
         self.parent_records = 0
         self.child_meta: dict | None = None
         self.peak_rss = 0
+        self.peak_pss: int | None = None  # None: PSS not read (yet) or unreadable here
         self.process: subprocess.Popen[bytes] | None = None
         self._stop_sampling = threading.Event()
 
@@ -282,11 +285,14 @@ class ChildRun:
             self.payloads.put(None)
 
     def _sample_memory(self) -> None:
-        """Peak RSS of the child and its descendants, sampled every MEMORY_SAMPLE_SECONDS.
+        """Peak RSS sum (every MEMORY_SAMPLE_SECONDS) and peak PSS sum of the child's tree.
 
         Listing descendants scans all of /proc, so it is redone at doubling
         intervals (0.05 s, 0.1 s, ... then every MEMBER_RESCAN_SECONDS); reading
-        a known process's RSS is one small /proc read.
+        a known process's RSS is one small /proc read. PSS costs ~25x more per
+        process (``read_pss``), so all members' PSS is read only when
+        ``PssSchedule`` says so (first sample, new RSS peaks, every
+        MEMBER_RESCAN_SECONDS), within a CPU budget of PSS_CPU_SHARE of a core.
         """
         import psutil
 
@@ -297,6 +303,7 @@ class ChildRun:
             return
         members: list[psutil.Process] = [root]
         rescan_every, next_rescan = MEMORY_SAMPLE_SECONDS, 0.0
+        pss = PssSchedule() if pss_supported() else None
         while not self._stop_sampling.wait(MEMORY_SAMPLE_SECONDS):
             if _now() >= next_rescan:
                 try:
@@ -311,7 +318,16 @@ class ChildRun:
                     total += member.memory_info().rss
                 except psutil.Error:
                     continue
+            new_peak = total > self.peak_rss
             self.peak_rss = max(self.peak_rss, total)
+            if pss is not None and pss.due(_now(), new_peak, total):
+                began = time.thread_time()
+                pss_total = pss_sum(member.pid for member in members)
+                if pss_total is None:  # unreadable (not just gone): no honest sum
+                    pss, self.peak_pss = None, None
+                else:
+                    pss.read(_now(), pss_total, time.thread_time() - began)
+                    self.peak_pss = pss.peak
 
     def _drain(self, accept: Callable[[list], None], deadline: float | None) -> None:
         """Handle the child's messages until EOF (or the deadline: then kill it)."""
@@ -373,6 +389,7 @@ class ChildRun:
             wall_s=float(child.get("wall_s", 0.0)),
             cpu_s=cpu_s,
             peak_rss_mib=self.peak_rss / 2**20,
+            peak_pss_mib=None if self.peak_pss is None else self.peak_pss / 2**20,
             complete=complete,
             note=note,
             cpu_ids=list(self.cpu_ids),
@@ -414,3 +431,82 @@ class ChildRun:
 
 def _now() -> float:
     return time.monotonic()
+
+
+# -- PSS: what the run's processes really hold, shared pages split among sharers ------------
+
+
+@dataclass
+class PssSchedule:
+    """When the sampler reads the PSS of every member, and the largest sum read.
+
+    A read costs ~0.5-0.8 ms of CPU per process (the kernel walks its page
+    tables) against ~0.02 ms for RSS, so it is not done at every RSS sample.
+    It is due at the first sample, at a new RSS peak, and at least every
+    MEMBER_RESCAN_SECONDS (copy-on-write breaks raise PSS while RSS stays
+    flat); but after each read, the next waits until that read's CPU time is
+    at most PSS_CPU_SHARE of the time since (a 30 ms read of 50 processes:
+    1.5 s; 5 ms for 8: 0.25 s). So the reads cost about PSS_CPU_SHARE of one
+    core at most, whatever the process count, and a short run of a few
+    processes still gets its peak read. Never when the RSS sum is at
+    most the PSS peak: PSS ≤ RSS, so that read could not raise the peak.
+    """
+
+    gap: float = 0.0  # seconds the next read waits after the last one
+    last: float | None = None  # monotonic time of the last read
+    peak: int | None = None  # bytes
+
+    def due(self, now: float, new_rss_peak: bool, rss_total: int) -> bool:
+        """Whether to read PSS at this RSS sample."""
+        if self.last is None:
+            return True
+        if self.peak is not None and rss_total <= self.peak:
+            return False
+        since = now - self.last
+        if since < self.gap:
+            return False
+        return new_rss_peak or since >= MEMBER_RESCAN_SECONDS
+
+    def read(self, now: float, total: int, cpu_s: float) -> None:
+        """Record a read made at ``now`` that summed to ``total`` bytes and cost ``cpu_s``."""
+        self.last = now
+        self.gap = cpu_s / PSS_CPU_SHARE
+        self.peak = total if self.peak is None else max(self.peak, total)
+
+
+@functools.cache
+def pss_supported() -> bool:
+    """True where /proc/PID/smaps_rollup exists and can be read (Linux 4.14 and later)."""
+    try:
+        return read_pss(os.getpid()) is not None
+    except OSError:
+        return False
+
+
+def read_pss(pid: int) -> int | None:
+    """PSS of process ``pid`` in bytes, from the "Pss:" line of /proc/PID/smaps_rollup.
+
+    None when the process has gone (or is a zombie, with no memory left);
+    OSError when the file cannot be read for another reason (no /proc, no
+    permission).
+    """
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb", buffering=0) as fh:
+            data = fh.read()
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    at = data.find(b"\nPss:")
+    if at < 0:
+        return None
+    return int(data[at + 5 : data.index(b"kB", at)]) * 1024
+
+
+def pss_sum(pids: Iterable[int]) -> int | None:
+    """Sum of the PSS of ``pids`` (gone ones count 0); None if one cannot be read."""
+    total = 0
+    for pid in pids:
+        try:
+            total += read_pss(pid) or 0
+        except (OSError, ValueError):  # ValueError: a "Pss:" line this code cannot parse
+            return None
+    return total
