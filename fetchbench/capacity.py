@@ -26,6 +26,7 @@ MEDIAN_FIELDS: tuple[str, ...] = (
     "mean_ms",
     "cpu_ms_per_req",
     "peak_rss_mib",
+    "peak_pss_mib",
     "mib_per_worker",
     "ideal_req_per_s",
     "efficiency",

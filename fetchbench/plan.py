@@ -43,7 +43,8 @@ class PlanRow:
     total_req_per_s: float | None = None  # processes × req_per_s
     cpu_ms_per_req: float | None = None  # measured
     cpu_cores: float | None = None  # CPU time per second at the target rate
-    peak_mib: float | None = None  # peak RSS of all processes
+    peak_mib: float | None = None  # peak memory of all processes (PSS, else RSS: memory_basis)
+    memory_basis: str | None = None  # "PSS" or "RSS": which peak ``peak_mib`` multiplies
     note: str = ""
 
 
@@ -137,7 +138,7 @@ def _row(
     per_machine = max(1, cpus_per_machine // cpus)
     rps = float(chosen["req_per_s"])
     cpu_ms = _number(chosen["cpu_ms_per_req"])
-    rss = _number(chosen["peak_rss_mib"]) or None  # 0: no memory sample was taken
+    memory, memory_basis = _memory(chosen)
     return PlanRow(
         strategy=name,
         basis=basis,
@@ -150,9 +151,22 @@ def _row(
         total_req_per_s=rps * processes,
         cpu_ms_per_req=cpu_ms,
         cpu_cores=None if cpu_ms is None else cpu_ms * target / 1000.0,
-        peak_mib=None if rss is None else rss * processes,
+        peak_mib=None if memory is None else memory * processes,
+        memory_basis=memory_basis,
         note=note,
     )
+
+
+def _memory(chosen: pd.Series) -> tuple[float | None, str | None]:
+    """The configuration's memory (MiB) and its basis: peak PSS where measured, else peak RSS.
+
+    Older results have no PSS; 0 means no memory sample was taken: missing.
+    """
+    pss = _number(chosen.get("peak_pss_mib")) or None
+    if pss is not None:
+        return pss, "PSS"
+    rss = _number(chosen["peak_rss_mib"]) or None
+    return rss, None if rss is None else "RSS"
 
 
 def _number(value: object) -> float | None:
@@ -180,6 +194,18 @@ def _scaling_note(group: pd.DataFrame, workers: int) -> str:
     return f"CPU scaling {base}→{cpu_label(top)} measured: efficiency {value:.2f}"
 
 
+def _memory_text(rows: list[PlanRow]) -> str:
+    """Which memory figure the rows' peak MiB rests on, in words."""
+    bases = {r.memory_basis for r in rows if r.memory_basis}
+    if bases == {"RSS"}:
+        return "peak RSS (no PSS in these results; shared pages counted once per process)"
+    if bases == {"PSS"} or not bases:
+        return "peak PSS (shared pages split among the processes sharing them)"
+    return ("peak PSS (shared pages split among the processes sharing them), peak RSS "
+            "where no PSS was measured (" + ", ".join(
+                r.strategy for r in rows if r.memory_basis == "RSS") + ")")
+
+
 def _assumptions(rows: list[PlanRow], cpus_per_machine: int, p99_ms: float | None) -> list[str]:
     """What the figures rest on, stated in words."""
     lines = [
@@ -187,7 +213,7 @@ def _assumptions(rows: list[PlanRow], cpus_per_machine: int, p99_ms: float | Non
         "the smallest one (fewest workers, then fewest CPUs) reaching the target"
         + (f" with p99 ≤ {p99_ms:g} ms" if p99_ms is not None else "") + ".",
         "CPU cores = measured CPU ms/request × target req/s ÷ 1000 (CPU time per request "
-        "assumed constant); memory = peak RSS of one process × processes.",
+        "assumed constant); memory = " + _memory_text(rows) + " of one process × processes.",
     ]
     if any(r.basis == EXTRAPOLATED for r in rows):
         lines.append(

@@ -15,8 +15,12 @@ Definitions (see DESIGN.md):
   the median ttfb, over **successful** requests only; NaN when none succeeded.
 - ``cpu_ms_per_req``: child CPU time ÷ requests that ran (``not_run``
   excluded, as for the makespan, so an interrupted run is not flattered).
-- cost (see docs/capacity.md): ``mib_per_worker`` = peak RSS ÷ workers (NaN
-  when no memory sample was taken); ``ideal_req_per_s`` = the Little's-law
+- memory (see docs/capacity.md): ``peak_rss_mib``, the peak RSS sum of the
+  run's processes (shared pages counted once per process), and
+  ``peak_pss_mib``, the peak PSS sum (shared pages split among their sharers:
+  the real footprint; NaN where not measured: other OSes, older results).
+- cost: ``mib_per_worker`` = peak PSS ÷ workers, or peak RSS ÷ workers where
+  PSS is missing (NaN when no memory sample was taken); ``ideal_req_per_s`` = the Little's-law
   ideal, workers ÷ mean latency of successful requests; ``efficiency`` =
   req/s ÷ that ideal.
 
@@ -120,6 +124,7 @@ SUMMARY_FIELDS: tuple[SummaryField, ...] = (
     SummaryField("cpu_s", "cpu s", "float", ".2f"),
     SummaryField("cpu_ms_per_req", "cpu ms/req", "float", ".2f"),
     SummaryField("peak_rss_mib", "peak RSS MiB", "float", ".1f"),
+    SummaryField("peak_pss_mib", "peak PSS MiB", "float", ".1f"),
     SummaryField("mib_per_worker", "MiB/worker", "float", ".2f"),
     SummaryField("ideal_req_per_s", "ideal req/s", "float", ".1f"),
     SummaryField("efficiency", "eff. vs ideal", "float", ".2f"),
@@ -131,7 +136,9 @@ SUMMARY_COLUMNS: tuple[str, ...] = tuple(f.name for f in SUMMARY_FIELDS)
 FIELDS_BY_NAME: dict[str, SummaryField] = {f.name: f for f in SUMMARY_FIELDS}
 
 # The RunMeta fields a summary row takes as they are.
-_RUN_COLUMNS: tuple[str, ...] = (*RUN_KEYS, "wall_s", "cpu_s", "peak_rss_mib", "complete")
+_RUN_COLUMNS: tuple[str, ...] = (
+    *RUN_KEYS, "wall_s", "cpu_s", "peak_rss_mib", "peak_pss_mib", "complete",
+)
 
 
 def records_frame(records: Iterable[Record]) -> pd.DataFrame:
@@ -232,7 +239,8 @@ def summary_from_aggregates(agg: pd.DataFrame, runs: Sequence[RunMeta]) -> pd.Da
         columns=list(_RUN_COLUMNS),
     )
     base = base.astype({"strategy": str, "workers": "int64", "cpus": "int64", "round": "int64"})
-    base = base.astype({"wall_s": "float64", "cpu_s": "float64", "peak_rss_mib": "float64"})
+    base = base.astype({"wall_s": "float64", "cpu_s": "float64", "peak_rss_mib": "float64",
+                        "peak_pss_mib": "float64"})
     base["complete"] = base["complete"].astype(bool)
     out = base.merge(agg, on=list(RUN_KEYS), how="left")
 
@@ -253,16 +261,16 @@ def summary_from_aggregates(agg: pd.DataFrame, runs: Sequence[RunMeta]) -> pd.Da
 def with_cost(summary: pd.DataFrame) -> pd.DataFrame:
     """The summary with the cost fields filled in where missing (MiB/worker, ideal, efficiency).
 
-    Derived from workers, peak_rss_mib, mean_ms and req_per_s, so summaries
-    saved before these fields existed get them on load.
+    Derived from workers, the memory figure (``memory_mib``), mean_ms and
+    req_per_s, so summaries saved before these fields existed get them on load.
     """
     out = summary.copy()
     workers = out["workers"].astype("float64").where(out["workers"] > 0)
-    rss = out["peak_rss_mib"].astype("float64")
+    memory = memory_mib(out)
     mean_s = out["mean_ms"].astype("float64") / 1000.0
     ideal = workers / mean_s.where(mean_s > 0)
     derived = {
-        "mib_per_worker": rss.where(rss > 0) / workers,
+        "mib_per_worker": memory / workers,
         "ideal_req_per_s": ideal,
         "efficiency": out["req_per_s"].astype("float64") / ideal,
     }
@@ -270,6 +278,19 @@ def with_cost(summary: pd.DataFrame) -> pd.DataFrame:
         current = out[name] if name in out.columns else pd.Series(np.nan, index=out.index)
         out[name] = pd.to_numeric(current, errors="coerce").astype("float64").fillna(values)
     return out
+
+
+def memory_mib(summary: pd.DataFrame) -> pd.Series:
+    """The memory a run really held, MiB: peak PSS where measured, else peak RSS.
+
+    NaN where neither was sampled (a run too short for one sample: 0 MiB).
+    Works on summaries without ``peak_pss_mib`` (older results): RSS then.
+    """
+    rss = pd.to_numeric(summary["peak_rss_mib"], errors="coerce").astype("float64")
+    if "peak_pss_mib" not in summary.columns:
+        return rss.where(rss > 0)
+    pss = pd.to_numeric(summary["peak_pss_mib"], errors="coerce").astype("float64")
+    return pss.where(pss > 0).fillna(rss.where(rss > 0))
 
 
 def strategy_rank(strategy: str) -> int:
@@ -342,6 +363,7 @@ ROUND_FIELDS: tuple[SummaryField, ...] = (
     SummaryField("ttfb_p50_ms", "ttfb p50 ms", "float", ".1f"),
     SummaryField("cpu_ms_per_req", "cpu ms/req", "float", ".2f"),
     SummaryField("peak_rss_mib", "peak RSS MiB", "float", ".1f"),
+    SummaryField("peak_pss_mib", "peak PSS MiB", "float", ".1f"),
     SummaryField("complete", "complete", "bool"),
 )
 ROUND_COLUMNS: tuple[str, ...] = tuple(f.name for f in ROUND_FIELDS)
@@ -373,6 +395,7 @@ def round_summary(summary: pd.DataFrame) -> pd.DataFrame:
         ttfb_p50_ms=("ttfb_p50_ms", "median"),
         cpu_ms_per_req=("cpu_ms_per_req", "median"),
         peak_rss_mib=("peak_rss_mib", "median"),
+        peak_pss_mib=("peak_pss_mib", "median"),
         complete=("complete", "all"),
     )
     out["req_per_s_iqr"] = rate.quantile(0.75) - rate.quantile(0.25)

@@ -322,3 +322,15 @@ def test_end_to_end_doubling_the_delay_is_a_throughput_regression(tmp_path):
     assert rate["current"] / rate["base"] < 0.8, rate
     print(f"e2e throughput: base {rate['base']:.1f} req/s, current {rate['current']:.1f} req/s, "
           f"change {rate['change_pct']:+.1f}%, p={rate['p_value']:.3f}")
+
+
+def test_a_baseline_without_pss_compares_with_results_that_have_it(capsys, tmp_path):
+    def add_pss(doc: dict) -> None:  # as a fetchbench that measures PSS would have saved it
+        for run in doc["runs"]:
+            run["peak_pss_mib"] = run["summary"]["peak_pss_mib"] = 0.7 * run["peak_rss_mib"]
+
+    current = derive("again", tmp_path / "again", change=add_pss)
+    assert load_results(current).summary["peak_pss_mib"].notna().all()
+    status, out, err = run_compare(capsys, saved("base"), current, "-f", "json")
+    assert status == 0, out
+    assert {r["verdict"] for r in rows_of(out)} <= {NO_CHANGE, NOISE}

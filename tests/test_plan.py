@@ -157,3 +157,25 @@ def test_plan_bad_options_exit_2_with_one_line(capsys, args, message):
 def test_plan_missing_file_exits_2(capsys, tmp_path):
     assert main(["plan", str(tmp_path / "nope.json"), "--target-rps", "5"]) == 2
     assert "no such results file" in capsys.readouterr().err
+
+
+def test_plan_memory_is_pss_where_measured_and_says_so():
+    summary = summary_of(
+        row("process", 8, 1, 60.0, peak_rss_mib=220.0, peak_pss_mib=75.0),
+        row("thread", 8, 1, 60.0, peak_rss_mib=30.0),  # results of a fetchbench without PSS
+    )
+    plan = make_plan(summary, 120.0)
+    rows = by_strategy(plan)
+    assert rows["process"].processes == 2
+    assert rows["process"].peak_mib == pytest.approx(150.0)  # PSS × processes, not 440
+    assert rows["process"].memory_basis == "PSS"
+    assert rows["thread"].peak_mib == pytest.approx(60.0)
+    assert rows["thread"].memory_basis == "RSS"
+    assert "peak PSS" in plan.assumptions[1] and "RSS where no PSS" in plan.assumptions[1]
+    assert json.loads(render_plan(plan, "json"))["rows"][0]["memory_basis"] == "PSS"
+
+
+def test_plan_from_results_without_pss_says_rss():
+    plan = make_plan(load_results(SWEEP).summary, 100.0)
+    assert {r.memory_basis for r in plan.rows if r.peak_mib is not None} == {"RSS"}
+    assert "peak RSS" in plan.assumptions[1]

@@ -459,3 +459,36 @@ def test_read_records_rejects_a_foreign_csv(tmp_path):
     path = write(tmp_path, "a,b\n1,2\n", "x.csv")
     with pytest.raises(InputError, match=re.escape(f"{path}: not a valid records CSV")):
         read_records(path)
+
+
+# --- memory: peak PSS, and files written before it existed ----------------------------
+
+FROZEN = Path(__file__).parent / "data"
+
+
+def test_peak_pss_is_saved_and_loaded_with_the_run_and_its_summary(tmp_path):
+    w = writer(tmp_path, stem="s")
+    w.add_records(records_of("process", 4, 1))
+    w.add_run(RunMeta("process", 4, 1, 1, peak_rss_mib=120.0, peak_pss_mib=40.0))
+    w.add_records(records_of("thread", 4, 1))
+    w.add_run(RunMeta("thread", 4, 1, 1, peak_rss_mib=30.0))  # PSS not measured
+    w.close(complete=True)
+    doc = json.loads(w.json_path.read_text())
+    assert [r["peak_pss_mib"] for r in doc["runs"]] == [40.0, None]
+    assert [r["summary"]["peak_pss_mib"] for r in doc["runs"]] == [40.0, None]
+    assert [r["summary"]["mib_per_worker"] for r in doc["runs"]] == [10.0, 7.5]  # PSS, else RSS
+    loaded = load_results(w.json_path)
+    assert [m.peak_pss_mib for m in loaded.runs] == [40.0, None]
+    pd.testing.assert_frame_equal(loaded.summary, w.summary())
+
+
+@pytest.mark.parametrize("name", ["base/fetchbench-20261127-080104.json", "capacity/sweep.json"])
+def test_results_saved_before_peak_pss_load_with_it_missing(name):
+    doc = json.loads((FROZEN / name).read_text())
+    assert "peak_pss_mib" not in doc["runs"][0] and "peak_pss_mib" not in doc["runs"][0]["summary"]
+    loaded = load_results(FROZEN / name)
+    assert all(m.peak_pss_mib is None for m in loaded.runs)
+    assert loaded.summary["peak_pss_mib"].isna().all()
+    rss_based = [r["summary"].get("mib_per_worker") or r["peak_rss_mib"] / r["workers"]
+                 for r in doc["runs"]]
+    assert loaded.summary["mib_per_worker"].tolist() == pytest.approx(rss_based)

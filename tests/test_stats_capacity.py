@@ -68,3 +68,29 @@ def test_summaries_saved_without_cost_fields_get_them_on_load():
     assert row["efficiency"] == pytest.approx(0.5)
     kept = summary_of({**old, "efficiency": 0.25}).iloc[0]
     assert kept["efficiency"] == 0.25  # a stored value wins over the derived one
+
+
+def test_mib_per_worker_uses_pss_where_measured_else_rss():
+    records = _records(4, [0.1] * 8, gap=0.1)
+    metas = [RunMeta("process", 4, 1, 1, peak_rss_mib=120.0, peak_pss_mib=40.0),
+             RunMeta("thread", 4, 1, 1, peak_rss_mib=32.0)]
+    records += [Record("process", 4, 1, 1, r.index, r.url, 200, 100, r.start, latency=r.latency)
+                for r in records]
+    rows = summarize(records_frame(records), metas).set_index("strategy")
+    assert rows.loc["process", "peak_rss_mib"] == 120.0
+    assert rows.loc["process", "peak_pss_mib"] == 40.0
+    assert rows.loc["process", "mib_per_worker"] == pytest.approx(10.0)  # PSS
+    assert math.isnan(rows.loc["thread", "peak_pss_mib"])
+    assert rows.loc["thread", "mib_per_worker"] == pytest.approx(8.0)  # RSS: no PSS
+
+
+def test_memory_mib_of_summaries_with_and_without_the_pss_column():
+    import pandas as pd
+
+    from fetchbench.stats import memory_mib
+
+    old = pd.DataFrame({"peak_rss_mib": [30.0, 0.0]})
+    assert memory_mib(old).tolist()[0] == 30.0 and math.isnan(memory_mib(old).tolist()[1])
+    new = pd.DataFrame({"peak_rss_mib": [300.0, 30.0, 0.0], "peak_pss_mib": [90.0, None, None]})
+    got = memory_mib(new).tolist()
+    assert got[:2] == [90.0, 30.0] and math.isnan(got[2])
