@@ -26,8 +26,8 @@ if TYPE_CHECKING:
 
 COST_TITLE = "Cost per configuration (medians over rounds)"
 COST_FIELDS: tuple[str, ...] = (
-    "req_per_s", "cpu_ms_per_req", "peak_rss_mib", "mib_per_worker", "ideal_req_per_s",
-    "efficiency",
+    "req_per_s", "cpu_ms_per_req", "peak_rss_mib", "peak_pss_mib", "mib_per_worker",
+    "ideal_req_per_s", "efficiency",
 )
 
 STYLE = """
@@ -97,7 +97,9 @@ def _cost_section(summary: pd.DataFrame) -> str:
     ]
     headers = ["strategy", "workers", "cpus", *(f.header for f in fields)]
     note = ("CPU: user + system time of the child and its descendants (wait4), per request "
-            "that ran; memory: peak of the sampled RSS sum over the child and its descendants; "
+            "that ran; memory: peaks of the sampled RSS sum (shared pages counted once per "
+            "process) and PSS sum (shared pages split: the real footprint) over the child and "
+            "its descendants; MiB/worker: peak PSS ÷ workers, peak RSS where PSS is missing; "
             "ideal: Little's law, workers ÷ mean latency; efficiency: req/s ÷ ideal.")
     table = html_table(headers, rows, [False] + [True] * (len(headers) - 1), "cost")
     return f"<h2>{esc(COST_TITLE)}</h2>\n{table}\n<p class=\"note\">{esc(note)}</p>"

@@ -22,7 +22,7 @@ import pandas as pd
 
 from fetchbench.capacity import configurations, strategy_sort_key
 from fetchbench.errors import InputError, UsageError
-from fetchbench.stats import STRATEGY_ORDER, cpu_label
+from fetchbench.stats import STRATEGY_ORDER, cpu_label, memory_mib
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -246,23 +246,37 @@ def draw_latency_cdf(results: Results, fig: Figure) -> None:
 
 
 def draw_cost(results: Results, fig: Figure) -> None:
-    """Two panels: CPU ms per request and peak MiB, per strategy (representative configuration)."""
+    """Two panels: CPU ms per request and peak MiB, per strategy (representative configuration).
+
+    Memory is the peak PSS sum (the real footprint) where measured, else the peak
+    RSS sum; where both exist the RSS sum is drawn behind, outlined, to show
+    what counting shared pages once per process would have said.
+    """
     best = representatives(results.summary)
     several = best["cpus"].nunique() > 1
     labels = [_config_label(r, several).replace("\n", "\n(") + ")" for _, r in best.iterrows()]
     by_strategy = palette(results.summary)
     colors = [by_strategy[str(s)] for s in best["strategy"]]
     rows = list(range(len(best)))[::-1]  # first strategy on top
+    memory = memory_mib(best) if not best.empty else pd.Series(dtype="float64")
+    has_pss = best["peak_pss_mib"].notna() if not best.empty else pd.Series(dtype=bool)
+    kind = ("peak PSS" if has_pss.all() else "peak RSS" if not has_pss.any()
+            else "peak PSS; RSS where no PSS")
     panels = [
-        ("cpu_ms_per_req", "CPU time per request (ms)", "CPU (user + system)", "{:.2f}"),
-        ("peak_rss_mib", "peak resident memory (MiB)", "memory (peak RSS, all processes)",
-         "{:.0f}"),
+        (best["cpu_ms_per_req"], "CPU time per request (ms)", "CPU (user + system)", "{:.2f}"),
+        (memory, "peak memory (MiB)", f"memory ({kind}, all processes)", "{:.0f}"),
     ]
     first = None
     for k, (column, xlabel, title, fmt) in enumerate(panels):
         ax = fig.add_subplot(1, 2, k + 1, sharey=first)
         first = first or ax
-        values = [0.0 if pd.isna(v) else float(v) for v in best[column]]
+        if k == 1 and has_pss.any():
+            rss = [float(v) if shown and pd.notna(v) else 0.0
+                   for v, shown in zip(best["peak_rss_mib"], has_pss, strict=True)]
+            ax.barh(rows, rss, color="none", edgecolor="#999", linestyle="--",
+                    label="RSS sum (shared pages counted per process)")
+            ax.legend(fontsize=7, loc="lower right")
+        values = [0.0 if pd.isna(v) else float(v) for v in column]
         bars = ax.barh(rows, values, color=colors, edgecolor="white")
         ax.bar_label(bars, labels=[fmt.format(v) for v in values], fontsize=7, padding=2)
         ax.set_yticks(rows)

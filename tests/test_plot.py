@@ -87,3 +87,28 @@ def test_plot_option_of_a_run_draws_after_saving(tmp_path):
 def test_plot_option_needs_saved_results(capsys):
     assert main(["--no-save", "--plot", "somewhere", "--urls", "1"]) == 2
     assert "--plot: needs saved results" in capsys.readouterr().err
+
+
+def test_cost_plot_shows_pss_where_measured(tmp_path):
+    from dataclasses import replace
+
+    from fetchbench.plot import PLOTS, draw_cost, render_png
+
+    results = load_results(SWEEP)  # saved before PSS existed: the RSS figure alone
+    summary = results.summary.copy()
+    summary["peak_pss_mib"] = summary["peak_rss_mib"] * 0.4
+    with_pss = replace(results, summary=summary)
+    spec = next(p for p in PLOTS if p.draw is draw_cost)
+    without, with_ = render_png(results, spec), render_png(with_pss, spec)
+    assert without != with_ and len(with_) > MIN_BYTES
+
+    from matplotlib.figure import Figure
+
+    fig = Figure()
+    draw_cost(with_pss, fig)
+    memory = fig.axes[1]
+    assert "peak PSS" in memory.get_title()
+    assert memory.get_legend() is not None  # the RSS sum drawn behind, outlined
+    fig = Figure()
+    draw_cost(results, fig)
+    assert "peak RSS" in fig.axes[1].get_title()
