@@ -57,8 +57,11 @@ def main() -> int:
                 if record.error:
                     errors[record.error] = errors.get(record.error, 0) + 1
 
-        def make_fetcher(label=label) -> Fetcher:
-            return Fetcher(config, label)
+        def make_fetcher(*, prepare: bool = False, label=label) -> Fetcher:
+            fetcher = Fetcher(config, label)
+            if prepare and urls:  # as the worker does: client set-up before timing
+                fetcher.prepare(urls[0])
+            return fetcher
 
         run(urls, job["workers"], make_fetcher, emit)
         ok = sum(seen) - sum(errors.values())

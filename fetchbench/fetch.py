@@ -211,10 +211,14 @@ class RequestsClient(Progress):
         self.session.trust_env = False  # see environment_settings
         self.timeout = config.timeout
 
+    def _settings(self, url: str) -> dict[str, Any]:
+        """The environment's settings for ``url`` (cached per origin and process)."""
+        return _ENVIRONMENT.get(origin(url)) or environment_settings(self.session, url)
+
     def get(self, url: str) -> None:
         """GET ``url`` and count its body; raises on any failure."""
         self.restart()
-        settings = _ENVIRONMENT.get(origin(url)) or environment_settings(self.session, url)
+        settings = self._settings(url)
         with self.session.get(url, timeout=self.timeout, **settings) as response:
             self.headers_at = time.perf_counter()
             self.status = response.status_code
@@ -223,7 +227,7 @@ class RequestsClient(Progress):
     def prepare(self, url: str) -> None:
         """Read the environment's settings for ``url``'s origin and build the
         connection pool its first GET would build (no connection is opened)."""
-        settings = _ENVIRONMENT.get(origin(url)) or environment_settings(self.session, url)
+        settings = self._settings(url)
         adapter = self.session.get_adapter(url)
         verify: bool | str = True
         if isinstance(adapter, EnvironmentCAAdapter) and adapter.bundle:

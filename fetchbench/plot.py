@@ -259,7 +259,8 @@ def draw_cost(results: Results, fig: Figure) -> None:
     colors = [by_strategy[str(s)] for s in best["strategy"]]
     rows = list(range(len(best)))[::-1]  # first strategy on top
     memory = memory_mib(best) if not best.empty else pd.Series(dtype="float64")
-    has_pss = best["peak_pss_mib"].notna() if not best.empty else pd.Series(dtype=bool)
+    has_pss = (pd.to_numeric(best["peak_pss_mib"], errors="coerce").gt(0)  # NaN, 0: no PSS
+               if not best.empty else pd.Series(dtype=bool))
     kind = ("peak PSS" if has_pss.all() else "peak RSS" if not has_pss.any()
             else "peak PSS; RSS where no PSS")
     panels = [

@@ -34,8 +34,9 @@ from fetchbench.record import RECORD_FIELDS, Record, RunMeta
 from fetchbench.strategies import LOOP_ENV, SCHEDULER_ENV, Strategy
 
 MEMORY_SAMPLE_SECONDS = 0.05
+SAMPLER_JOIN_SECONDS = 2.0  # the sampler's last read (~30 ms for 50 processes) may finish
 MEMBER_RESCAN_SECONDS = 1.0  # how often, at most, the child's descendants are listed again
-PSS_CPU_SHARE = 0.02  # the PSS reads' CPU time, at most, as a share of one core (PssSchedule)
+PSS_CPU_SHARE = 0.02  # the PSS reads' CPU time, on average, as a share of one core (PssSchedule)
 PAYLOAD_QUEUE = 64  # batches (≤ 256 records each) read ahead of the parent, at most
 INDEX = RECORD_FIELDS.index("index")
 INTERRUPT_GRACE_SECONDS = 5.0
@@ -209,6 +210,7 @@ class ChildRun:
         self.peak_pss: int | None = None  # None: PSS not read (yet) or unreadable here
         self.process: subprocess.Popen[bytes] | None = None
         self._stop_sampling = threading.Event()
+        self._sampler: threading.Thread | None = None
 
     def job(self) -> dict:
         """The JSON header the worker reads first."""
@@ -243,7 +245,8 @@ class ChildRun:
         )
         threading.Thread(target=self._feed, daemon=True).start()
         threading.Thread(target=self._read, daemon=True).start()
-        threading.Thread(target=self._sample_memory, daemon=True).start()
+        self._sampler = threading.Thread(target=self._sample_memory, daemon=True)
+        self._sampler.start()
         deadline = None
         if self.options.max_time is not None:
             deadline = (
@@ -363,6 +366,8 @@ class ChildRun:
     def _finish(self, accept: Callable[[list], None], why: str) -> RunMeta:
         """Reap the child, account for every URL, and build the RunMeta."""
         self._stop_sampling.set()
+        if self._sampler is not None:  # a PSS read in progress ends before the peak is taken
+            self._sampler.join(timeout=SAMPLER_JOIN_SECONDS)
         cpu_s, status = 0.0, None
         if self.process is not None:
             status, cpu_s = self._reap()
@@ -389,7 +394,7 @@ class ChildRun:
             wall_s=float(child.get("wall_s", 0.0)),
             cpu_s=cpu_s,
             peak_rss_mib=self.peak_rss / 2**20,
-            peak_pss_mib=None if self.peak_pss is None else self.peak_pss / 2**20,
+            peak_pss_mib=self.peak_pss / 2**20 if self.peak_pss else None,  # 0: nothing read
             complete=complete,
             note=note,
             cpu_ids=list(self.cpu_ids),
@@ -447,7 +452,9 @@ class PssSchedule:
     flat); but after each read, the next waits until that read's CPU time is
     at most PSS_CPU_SHARE of the time since (a 30 ms read of 50 processes:
     1.5 s; 5 ms for 8: 0.25 s). So the reads cost about PSS_CPU_SHARE of one
-    core at most, whatever the process count, and a short run of a few
+    core on average over a run, whatever the process count (one read is not
+    bounded: the first, or one after the tree grew, costs what it costs, and a
+    run shorter than the wait after it pays all of it), and a short run of a few
     processes still gets its peak read. Never when the RSS sum is at
     most the PSS peak: PSS ≤ RSS, so that read could not raise the peak.
     """

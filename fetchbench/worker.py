@@ -214,10 +214,10 @@ def run_job(job: dict, urls: list[str], data_fd: int) -> int:
 
     stop = threading.Event()  # set on Ctrl-C: nothing new starts, in-flight requests finish
 
-    def make_fetcher() -> Fetcher:
+    def make_fetcher(*, prepare: bool = False) -> Fetcher:
         native_ids.add(get_native_id())
         fetcher = Fetcher(config, label, gaps, stop)
-        if urls:  # client set-up is start-up, like building the client: see Fetcher.prepare
+        if prepare and urls:  # client set-up is start-up, like building the client
             fetcher.prepare(urls[0])
         return fetcher
 
@@ -240,12 +240,13 @@ def run_job(job: dict, urls: list[str], data_fd: int) -> int:
         complete, note = False, f"{missing} URLs not reported by the strategy"
     if emit.not_run and not note:
         note = f"{emit.not_run} URLs not run: --max-time reached"
-    if emit.lost_to_dead_workers and complete:
-        complete = False
-        note = f"a worker died: {emit.lost_to_dead_workers} URLs recorded as worker_died"
     short_handed = (extra or {}).get("not_ready")  # fewer workers than asked ran the list
-    if short_handed and complete:
-        complete, note = False, short_handed
+    if emit.lost_to_dead_workers and (complete or short_handed):
+        complete = False
+        note = _join(note, f"a worker died: {emit.lost_to_dead_workers} URLs recorded as "
+                           "worker_died")
+    if short_handed:  # not the run asked for, whatever else happened: said first
+        complete, note = False, _join(short_handed, note)
     emit.flush()
     facts = probe(native_ids) | {"fds_before": fds_before, "fds_after": open_fds()}
     facts["client"] = config.client
@@ -258,6 +259,11 @@ def run_job(job: dict, urls: list[str], data_fd: int) -> int:
     meta = {"wall_s": wall, "complete": complete, "note": note, "probe": facts}
     emit.send({"meta": meta})
     return status
+
+
+def _join(*notes: str) -> str:
+    """The run's note from its parts, empty ones left out."""
+    return "; ".join(part for part in notes if part)
 
 
 def _let_in_flight_finish(emit: Emitter, grace: float) -> None:

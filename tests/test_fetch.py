@@ -113,6 +113,42 @@ def test_prepare_builds_the_pool_the_first_request_uses_without_connecting(serve
     fetcher.close()
 
 
+def test_requests_prepare_builds_the_pools_of_proxies_and_ca_bundles_too(server, monkeypatch,
+                                                                         tmp_path):
+    """requests keys its pools by proxy and by TLS settings: prepare must build
+    the very pool the GET then uses (one pool per manager: a wrong key would
+    replace it), through an environment proxy and with REQUESTS_CA_BUNDLE."""
+    from fetchbench import fetch
+
+    monkeypatch.setattr(fetch, "_ENVIRONMENT", {})
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    monkeypatch.setenv("HTTP_PROXY", server.base_url)
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with socket.socket() as probe:  # a port nobody listens on: https fails at connect
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+
+    def pools(fetcher: Fetcher) -> list:
+        managers = []
+        for prefix in ("http://", "https://"):
+            adapter = fetcher.client.session.get_adapter(prefix)
+            managers += [adapter.poolmanager, *adapter.proxy_manager.values()]
+        return [m.pools[key] for m in managers for key in m.pools.keys()]  # noqa: SIM118
+
+    for url, error in [("http://fetchbench.invalid/proxied?bytes=10", ""),
+                       (f"https://127.0.0.1:{closed}/tls", "connect")]:
+        fetcher = Fetcher(FetchConfig(client="requests"), RunLabel("serial", 1, 1, 1, 0.0))
+        fetcher.prepare(url)
+        prepared = pools(fetcher)
+        assert len(prepared) == 1, url
+        assert fetcher.fetch(0, url).error == error
+        assert pools(fetcher) == prepared, url
+        fetcher.close()
+
+
 def test_prepare_of_a_url_the_client_cannot_use_is_left_to_fetch(make_fetcher):
     fetcher = make_fetcher()
     fetcher.prepare("http://[::1")  # no exception: the fetch records the failure

@@ -35,18 +35,24 @@ SHORT_HANDED = "1 worker not ready after 60 s, stopped (pid 4242); the run went 
 
 
 def run(urls, workers, make_fetcher, emit):
-    """A strategy for the test below: fetches everything, but with a worker short."""
-    fetcher = make_fetcher()
+    """A strategy for the tests below: runs with a worker short; on a list of
+    ``/dead/`` URLs, every URL is lost with the others as well."""
+    fetcher = make_fetcher(prepare=True)
     for index, url in enumerate(urls):
-        emit(fetcher.fetch(index, url))
+        emit(fetcher.not_run(index, url, "every worker died", error="worker_died")
+             if "/dead/" in url else fetcher.fetch(index, url))
     return {"not_ready": SHORT_HANDED}
 
 
-def test_a_run_with_workers_not_ready_is_incomplete_and_says_why(server):
+@pytest.mark.parametrize("path,note", [
+    ("short", SHORT_HANDED),
+    ("dead", f"{SHORT_HANDED}; a worker died: 4 URLs recorded as worker_died"),
+])
+def test_a_run_with_workers_not_ready_is_incomplete_and_says_why(server, path, note):
     job = {"strategy": "process", "module": __name__, "uses_gevent": False, "workers": 3,
            "cpus": 1, "round": 1, "timeout": 10.0, "max_bytes": 1 << 20, "keepalive": True,
            "max_time": None, "client": "requests"}
-    urls = [server.url(f"/short/{i}", bytes=10) for i in range(4)]
+    urls = [server.url(f"/{path}/{i}", bytes=10) for i in range(4)]
     read_end, write_end = os.pipe()
     try:
         assert worker.run_job(job, urls, write_end) == 0
@@ -57,4 +63,4 @@ def test_a_run_with_workers_not_ready_is_incomplete_and_says_why(server):
     rows = [row for m in messages for row in m.get("records", [])]
     meta = messages[-1]["meta"]
     assert len(rows) == len(urls)
-    assert (meta["complete"], meta["note"]) == (False, SHORT_HANDED)
+    assert (meta["complete"], meta["note"]) == (False, note)

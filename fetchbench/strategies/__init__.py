@@ -2,7 +2,8 @@
 
 Every strategy module exposes ``run(urls, workers, make_fetcher, emit)``:
 it fetches each ``(index, url)`` once with fetchers made by
-``make_fetcher()`` (one per worker) and passes each Record to ``emit``,
+``make_fetcher(prepare=True)`` (one per worker; see ``MakeFetcher``) and
+passes each Record to ``emit``,
 which is thread- and greenlet-safe. The worker fills in any index a
 strategy failed to report, so a strategy bug can never drop a URL. ``run``
 may return a dict of facts for the run's probe (e.g. the event loop used).
@@ -29,7 +30,16 @@ if TYPE_CHECKING:  # importing fetch would import requests before gevent patches
     from fetchbench.record import Record
 
 Emit = Callable[["Record"], None]
-MakeFetcher = Callable[[], "Fetcher"]
+
+
+class MakeFetcher(Protocol):
+    """Builds one worker's Fetcher. ``prepare=True`` for a fetcher that will
+    fetch the list: its client is then set up for the list's first origin
+    before it returns (``Fetcher.prepare``: start-up, not the first request).
+    Left False for a fetcher used only for its config and label, which must
+    stay cheap and cannot hang on the client (e.g. to write lost URLs)."""
+
+    def __call__(self, *, prepare: bool = False) -> Fetcher: ...
 
 DEFAULT_POOL_WORKERS = 20
 LOOP_ENV = "FETCHBENCH_LOOP"  # asyncio strategies: "asyncio" (default) or "uvloop"

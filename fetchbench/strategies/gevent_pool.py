@@ -19,7 +19,7 @@ from fetchbench.strategies import Emit, MakeFetcher
 def run(urls: Sequence[str], workers: int, make_fetcher: MakeFetcher, emit: Emit) -> None:
     """Fetch through a bounded pool of ``workers`` greenlets."""
     size = max(1, min(workers, len(urls)))
-    fetchers = [make_fetcher() for _ in range(size)]
+    fetchers = [make_fetcher(prepare=True) for _ in range(size)]
     idle: Queue[Fetcher] = Queue()
     for fetcher in fetchers:
         idle.put(fetcher)

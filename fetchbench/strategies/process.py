@@ -57,7 +57,10 @@ def chunk_size(count: int, workers: int) -> int:
 
 def _work(make_fetcher: MakeFetcher, urls: Sequence[str], conn: Connection) -> None:
     """Fetch each chunk received; send its records back; stop on None."""
-    fetcher = make_fetcher()
+    try:
+        fetcher = make_fetcher(prepare=True)
+    except KeyboardInterrupt:  # Ctrl-C during start-up: leave quietly, as below
+        return
     try:
         conn.send(READY)
         while True:

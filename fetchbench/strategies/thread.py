@@ -29,7 +29,7 @@ def run(urls: Sequence[str], workers: int, make_fetcher: MakeFetcher, emit: Emit
 
     def work() -> None:
         try:
-            fetcher = make_fetcher()
+            fetcher = make_fetcher(prepare=True)
         finally:
             built.release()
         try:

@@ -56,7 +56,7 @@ def test_workers_dead_before_ready_leave_worker_died_records_for_every_url():
 
     dispatcher = os.getpid()
 
-    def make_fetcher() -> Fetcher:
+    def make_fetcher(*, prepare: bool = False) -> Fetcher:
         if os.getpid() != dispatcher:
             os._exit(3)  # a forked worker that cannot start
         return Fetcher(FetchConfig(), RunLabel("process", 2, 1, 1, time.perf_counter()))
@@ -79,7 +79,7 @@ def _stuck_workers(dispatcher: int, stuck: int, ignore_sigterm: bool = False):
     started = context.Value("i", 0)
     pids = context.Array("i", stuck)
 
-    def make_fetcher() -> Fetcher:
+    def make_fetcher(*, prepare: bool = False) -> Fetcher:
         if os.getpid() != dispatcher:
             with started.get_lock():
                 started.value += 1

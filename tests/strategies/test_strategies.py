@@ -49,7 +49,7 @@ def _timed_fetchers(built: list[float]):
     """A make_fetcher noting when each fetcher was built (records' start = perf_counter)."""
     from fetchbench.fetch import FetchConfig, Fetcher, RunLabel
 
-    def make_fetcher() -> Fetcher:
+    def make_fetcher(*, prepare: bool = False) -> Fetcher:
         fetcher = Fetcher(FetchConfig(), RunLabel("thread", 20, 1, 1, 0.0))
         built.append(time.perf_counter())
         return fetcher
