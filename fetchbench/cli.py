@@ -60,9 +60,22 @@ class Parser(argparse.ArgumentParser):
 
 def flags_given(args: Sequence[str], flags: Sequence[str]) -> list[str]:
     """Which of ``flags`` appear on the command line (``--flag V`` or ``--flag=V``),
-    for options that apply only together with another."""
-    present = {a.split("=", 1)[0] for a in args}
+    for options that apply only together with another. Nothing after ``--`` is a flag."""
+    options = args[:args.index("--")] if "--" in args else args
+    present = {a.split("=", 1)[0] for a in options}
     return [f for f in flags if f in present]
+
+
+def reject_flags(args: Sequence[str], flags: Sequence[str], where: str) -> None:
+    """The usage error for flags used where they do not apply: call it when they do not.
+
+    Names the first of ``flags`` (in their order) found on the command line:
+    ``--loop: applies only to the asyncio and process-asyncio strategies`` for
+    ``where="to the asyncio and process-asyncio strategies"``. Nothing if none is given.
+    """
+    given = flags_given(args, flags)
+    if given:
+        raise UsageError(f"{given[0]}: applies only {where}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -211,11 +224,9 @@ def parse_run_options(args: Sequence[str]) -> RunOptions:
     from fetchbench import targets
     from fetchbench.compare_cli import run_compare_options
 
-    embedded_flags = {"--urls", "--delay", "--size", "--seed"}
     if ns.urls_file is not None:
-        given = flags_given(args, sorted(embedded_flags))
-        if given:
-            raise UsageError(f"{given[0]}: applies only to the embedded targets (no URLS_FILE)")
+        reject_flags(args, ("--delay", "--seed", "--size", "--urls"),
+                     "to the embedded targets (no URLS_FILE)")
     available = len(os.sched_getaffinity(0))
     cpus = (
         tuple(targets.parse_int_list(ns.cpus, "--cpus")) if ns.cpus else (available,)

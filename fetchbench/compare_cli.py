@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from fetchbench.cli import Parser, flags_given
+from fetchbench.cli import Parser, reject_flags
 from fetchbench.compare import (
     COMPARE_FORMATS,
     DEFAULT_ALPHA,
@@ -95,10 +95,8 @@ def exports_from(ns: argparse.Namespace) -> tuple[tuple[str, str], ...]:
     return tuple(check_export(kind, path) for kind, path in ns.export or ())
 
 
-def judging_given(args: Sequence[str]) -> list[str]:
-    """The judging flags present on a command line (they need --compare on a run)."""
-    flags = ("--threshold", "--alpha", "--metric", "--fail-on", "--compare-format")
-    return flags_given(args, flags)
+# the judging flags: on a run they need --compare
+JUDGING_FLAGS = ("--threshold", "--alpha", "--metric", "--fail-on", "--compare-format")
 
 
 def add_run_compare_arguments(parser: argparse.ArgumentParser, output_group: Any) -> None:
@@ -119,9 +117,8 @@ def add_run_compare_arguments(parser: argparse.ArgumentParser, output_group: Any
 
 def run_compare_options(ns: argparse.Namespace, args: Sequence[str]) -> dict[str, Any]:
     """The RunOptions fields of --compare, the judging flags and --export."""
-    given = judging_given(args)
-    if given and ns.compare is None:
-        raise UsageError(f"{given[0]}: applies only with --compare BASE.json")
+    if ns.compare is None:
+        reject_flags(args, JUDGING_FLAGS, "with --compare BASE.json")
     compare_format = ns.compare_format or (
         ns.format if ns.format in ("table", "markdown") else "table")
     return {

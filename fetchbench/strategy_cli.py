@@ -47,17 +47,17 @@ def expand(name: str) -> list[str]:
 def strategy_options(ns: argparse.Namespace, args: Sequence[str],
                      strategies: Sequence[str]) -> dict:
     """RunOptions' loop and scheduler, checked against the strategies chosen."""
-    from fetchbench.cli import flags_given
+    from fetchbench.cli import reject_flags
 
-    if flags_given(args, ("--loop",)) and not set(strategies) & set(ASYNCIO_STRATEGIES):
-        raise UsageError("--loop: applies only to the asyncio and process-asyncio strategies")
+    if not set(strategies) & set(ASYNCIO_STRATEGIES):
+        reject_flags(args, ("--loop",), "to the asyncio and process-asyncio strategies")
     if ns.loop == "uvloop" and importlib.util.find_spec("uvloop") is None:
         raise UsageError("--loop: uvloop is not installed: pip install 'fetchbench[async]'")
+    if "dask" not in strategies:
+        reject_flags(args, ("--scheduler",), "to --strategy dask")
     scheduler = ns.scheduler
     if scheduler is not None:
         scheduler = scheduler.strip()
-        if "dask" not in strategies:
-            raise UsageError("--scheduler: applies only to --strategy dask")
         if not scheduler or any(c.isspace() for c in scheduler):
             raise UsageError(f"--scheduler: not an address: '{ns.scheduler}' "
                              "(e.g. tcp://10.0.0.5:8786)")

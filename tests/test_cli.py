@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from fetchbench.cli import flags_given, parse_run_options, reject_flags
+from fetchbench.errors import UsageError
 from fetchbench.strategies import ALL
 from tests.helpers import assert_one_line_exit_2
 
@@ -64,6 +66,28 @@ def test_embedded_flags_with_a_url_file_are_refused(tmp_path):
     urls = tmp_path / "urls.txt"
     urls.write_text("http://127.0.0.1:9/\n")
     assert_usage_error(fetchbench(str(urls), "--urls", "5"), "--urls")
+
+
+@pytest.mark.parametrize("args,message", [
+    (["urls.txt", "--size", "1KiB", "--urls=5"],
+     "--size: applies only to the embedded targets (no URLS_FILE)"),
+    (["--strategy", "thread", "--loop", "asyncio"],
+     "--loop: applies only to the asyncio and process-asyncio strategies"),
+    (["--strategy", "thread", "--scheduler="], "--scheduler: applies only to --strategy dask"),
+    (["--alpha", "0.1", "--threshold=5"], "--threshold: applies only with --compare BASE.json"),
+])
+def test_flags_out_of_place_name_the_flag_and_where_it_applies(args, message):
+    with pytest.raises(UsageError) as raised:
+        parse_run_options(args)
+    assert str(raised.value) == message
+
+
+def test_reject_flags_looks_only_at_flags_before_a_double_dash():
+    assert flags_given(["--urls=5", "--seed", "1", "--", "--size"],
+                       ("--size", "--seed", "--urls")) == ["--seed", "--urls"]
+    reject_flags(["--", "--urls"], ("--urls",), "nowhere")  # a file named --urls
+    with pytest.raises(UsageError, match="^--urls: applies only nowhere$"):
+        reject_flags(["--urls", "3"], ("--urls",), "nowhere")
 
 
 def test_unwritable_results_dir_fails_before_measuring(tmp_path):
