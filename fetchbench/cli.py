@@ -343,16 +343,12 @@ def _positive(value: float, option: str) -> float:
 
 def serve_command(args: list[str]) -> int:
     """``fetchbench serve``: the embedded server in the foreground."""
-    from fetchbench.server import port_number
+    from fetchbench.server import add_address_arguments, run_foreground
 
     parser = Parser(prog="fetchbench serve",
                     description="Run the embedded HTTP test server until Ctrl-C.")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to bind (default: 127.0.0.1; others get a warning)")
-    parser.add_argument("--port", type=port_number, default=0,
-                        help="port (default: 0, any free)")
+    add_address_arguments(parser)
     ns = parser.parse_args(args)
-    from fetchbench.server import run_foreground
 
     return run_foreground(ns.host, ns.port)
 

@@ -173,6 +173,14 @@ def port_number(text: str) -> int:
     raise argparse.ArgumentTypeError(f"not a port number (0..65535): {text!r}")
 
 
+def add_address_arguments(parser: argparse.ArgumentParser) -> None:
+    """--host and --port, the same for ``fetchbench serve`` and ``python -m fetchbench.server``."""
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to bind (default: 127.0.0.1; others get a warning)")
+    parser.add_argument("--port", type=port_number, default=0,
+                        help="port (default: 0, any free)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """``python -m fetchbench.server [--host H] [--port P]``."""
     parser = argparse.ArgumentParser(
@@ -180,8 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prog="python -m fetchbench.server",
         description="Run fetchbench's embedded HTTP test server until Ctrl-C.",
     )
-    parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=port_number, default=0, help="port (default 0: any free port)")
+    add_address_arguments(parser)
     parser.add_argument(
         "--exit-on-stdin-eof",
         action="store_true",

@@ -547,3 +547,18 @@ def test_no_traceback_on_server_stderr(server):
     assert "Traceback" not in server.stderr_text()
     assert server.stderr_text().strip() == ""
     assert os.getpid() != server.pid
+
+
+def test_serve_and_the_module_entry_share_host_and_port(capsys):
+    from fetchbench.cli import main as cli_main
+
+    def address_help(entry, argv):
+        with pytest.raises(SystemExit):
+            entry(argv)
+        words = capsys.readouterr().out.split()  # words: the column widths differ
+        words = words[words.index("options:"):] + ["--exit-on-stdin-eof"]
+        return words[words.index("--host"):words.index("--exit-on-stdin-eof")]
+
+    serve = address_help(cli_main, ["serve", "--help"])
+    assert "--port" in serve and "warning)" in serve
+    assert address_help(main, ["--help"]) == serve
