@@ -23,19 +23,16 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # run from a checkout
-
-from fetchbench.server import EmbeddedServer  # noqa: E402
-from fetchbench.strategies import CLASSIC  # noqa: E402
-
-STRATEGIES = CLASSIC  # the five classic strategies, from the registry
-
-
-def children_cpu() -> float:
-    """CPU seconds of every child this process has reaped."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from run import (  # noqa: E402  (benchmarks/run.py, which puts the checkout on sys.path)
+    ROOT,
+    STRATEGIES,
+    EmbeddedServer,
+    alternate,
+    cpu_seconds,
+    fetchbench_command,
+    write_urls,
+)
 
 
 def run(code: Path | None, urls_file: Path, strategy: str, out: Path) -> tuple[float, float]:
@@ -43,12 +40,11 @@ def run(code: Path | None, urls_file: Path, strategy: str, out: Path) -> tuple[f
     env = dict(os.environ)
     if code is not None:
         env["PYTHONPATH"] = str(code)
-    before = children_cpu()
-    done = subprocess.run(
-        [sys.executable, "-m", "fetchbench", str(urls_file), "-s", strategy, "-w", "10",
-         "--format", "json", "-q", "-o", str(out)],
-        capture_output=True, text=True, env=env, cwd=out, timeout=600, check=True)
-    return json.loads(done.stdout)[0]["req_per_s"], children_cpu() - before
+    before = cpu_seconds(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(fetchbench_command(urls_file, [strategy], out, "-w", "10"),
+                          capture_output=True, text=True, env=env, cwd=out, timeout=600,
+                          check=True)
+    return json.loads(done.stdout)[0]["req_per_s"], cpu_seconds(resource.RUSAGE_CHILDREN) - before
 
 
 def main() -> int:
@@ -65,19 +61,19 @@ def main() -> int:
         old = Path(tmp) / "old"
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(old, filter="data")
-        urls_file = Path(tmp) / "urls.txt"
-        urls_file.write_text("".join(server.url(f"/ba/{i}", bytes=1024) + "\n"
-                                     for i in range(args.urls)))
+        urls_file = write_urls(Path(tmp), "urls",
+                               (server.url(f"/ba/{i}", bytes=1024) for i in range(args.urls)))
         print(f"{args.urls} URLs, zero delay, 1 KiB, 10 workers, requests; "
               f"{args.reps} alternating repetitions; median req/s and command CPU s")
         print(f"{'strategy':13} {args.rev + ' req/s':>14} {'now req/s':>10} {'ratio':>7} "
               f"{args.rev + ' cpu':>12} {'now cpu':>8}")
         for strategy in args.strategies.split(","):
             got: dict[str, list[tuple[float, float]]] = {"old": [], "new": []}
+            both = [(name, lambda code=code, s=strategy: run(code, urls_file, s, Path(tmp)))
+                    for name, code in (("old", old), ("new", None))]
             for rep in range(args.reps):
-                order = [("old", old), ("new", None)]
-                for name, code in order if rep % 2 == 0 else order[::-1]:
-                    got[name].append(run(code, urls_file, strategy, Path(tmp)))
+                for name, figures in alternate(both, rep).items():
+                    got[name].append(figures)
             med = {k: (statistics.median(r for r, _ in v), statistics.median(c for _, c in v))
                    for k, v in got.items()}
             ratio = statistics.median(n[0] / o[0] for o, n in zip(got["old"], got["new"],

@@ -21,7 +21,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import run  # noqa: E402  (benchmarks/run.py: run_tool, run_baseline)
+import run  # noqa: E402  (benchmarks/run.py: workers_for, tool_and_loop)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,18 +34,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=10,
                         help="concurrency (default 10; serial 1, gevent-spawn one per URL)")
     args = parser.parse_args(argv)
-    workers = {"serial": 1, "gevent-spawn": args.urls}.get(args.strategy, args.workers)
+    workers = run.workers_for(args.strategy, args.workers, args.urls)
     ratios, cpu_ratios = [], []
     with run.EmbeddedServer() as server, tempfile.TemporaryDirectory() as workdir:
         urls = [server.url(f"/pair/{i}", bytes=1024) for i in range(args.urls)]
         for rep in range(args.reps):
-            order = [("tool", lambda: run.run_tool(Path(workdir), urls, args.strategy, workers,
-                                                   args.client)),
-                     ("loop", lambda: run.run_baseline(args.strategy, workers, args.client, urls))]
-            if rep % 2:
-                order.reverse()
-            got = {name: measure() for name, measure in order}
-            tool, loop = got["tool"], got["loop"]
+            tool, loop = run.tool_and_loop(Path(workdir), urls, args.strategy, workers,
+                                           args.client, rep)
             overhead = tool.probe.get("overhead", {})
             ratios.append(tool.req_per_s / loop.req_per_s)
             cpu_ratios.append(tool.cpu_ms_per_req / loop.cpu_ms_per_req)

@@ -40,15 +40,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))  # run from a checkout
 
 from fetchbench.server import EmbeddedServer  # noqa: E402
 from fetchbench.strategies import CLASSIC  # noqa: E402
+from fetchbench.strategies import STRATEGIES as REGISTRY  # noqa: E402
 
 BASELINES = Path(__file__).with_name("baselines.py")
 AIOHTTP_SERVER = Path(__file__).with_name("aiohttp_server.py")
@@ -58,6 +60,7 @@ GEVENT_CLIENTS = ("geventhttpclient",)  # gevent strategies only
 CHILD_TIMEOUT = 600.0
 SCALE_TIMEOUT = 1800.0  # target 5 fetches a million URLs (~2.5 min here, ~8 with urllib3)
 MIB = 2**20
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -118,15 +121,40 @@ def say(text: str) -> None:
 # -- running things ------------------------------------------------------------------
 
 
+def workers_for(strategy: str, workers: int, url_count: int) -> int:
+    """A strategy's concurrency: ``workers`` if it takes --workers, else its own.
+
+    serial 1, gevent-spawn one per URL (the registry's rule, as the runner's).
+    """
+    known = REGISTRY[strategy]
+    return workers if known.pooled else known.default_workers(1, url_count)
+
+
+def alternate(measures: Sequence[tuple[str, Callable[[], T]]], turn: int) -> dict[str, T]:
+    """Run the measures back to back, in order on an even ``turn``, reversed on an odd one.
+
+    What goes first alternates from one repetition to the next, so neither side
+    always pays (or profits from) going first; the results by name.
+    """
+    order = measures[::-1] if turn % 2 else measures
+    return {name: measure() for name, measure in order}
+
+
+def fetchbench_command(urls_file: Path, strategies: Sequence[str], out: Path,
+                       *options: str) -> list[str]:
+    """``python -m fetchbench`` as users run it: JSON summary on stdout, results in ``out``."""
+    return [sys.executable, "-m", "fetchbench", str(urls_file), "-s", ",".join(strategies),
+            "--format", "json", "-q", "-o", str(out), *options]
+
+
 def run_fetchbench(
     workdir: Path, urls_file: Path, strategies: Sequence[str], workers: int | None,
     client: str = "requests", repeat: int = 1, extra: Sequence[str] = (),
 ) -> tuple[list[dict], list[dict]]:
     """Run the ``fetchbench`` command; its summary rows and the saved runs (with probes)."""
     out = Path(tempfile.mkdtemp(dir=workdir, prefix="results-"))
-    cmd = [sys.executable, "-m", "fetchbench", str(urls_file), "-s", ",".join(strategies),
-           "--client", client, "--repeat", str(repeat), "--format", "json", "-q",
-           "-o", str(out), *extra]
+    cmd = fetchbench_command(urls_file, strategies, out, "--client", client,
+                             "--repeat", str(repeat), *extra)
     if workers is not None:
         cmd += ["-w", str(workers)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=CHILD_TIMEOUT, check=False)
@@ -147,7 +175,8 @@ class Measured:
     probe: dict = field(default_factory=dict)
 
 
-def _cpu(who: int) -> float:
+def cpu_seconds(who: int) -> float:
+    """User + system CPU seconds of ``who`` (RUSAGE_SELF, or the reaped RUSAGE_CHILDREN)."""
     usage = resource.getrusage(who)
     return usage.ru_utime + usage.ru_stime
 
@@ -161,13 +190,12 @@ def run_tool(workdir: Path, urls: Sequence[str], strategy: str, workers: int,
     """
     from fetchbench.results import ResultsWriter
     from fetchbench.runner import FetchOptions, PlannedRun, Runner
-    from fetchbench.strategies import STRATEGIES
 
     writer = ResultsWriter(workdir / "tool-results", options={"client": client})
-    planned = PlannedRun(STRATEGIES[strategy], workers, len(os.sched_getaffinity(0)), 1)
-    before = _cpu(resource.RUSAGE_SELF)
+    planned = PlannedRun(REGISTRY[strategy], workers, len(os.sched_getaffinity(0)), 1)
+    before = cpu_seconds(resource.RUSAGE_SELF)
     meta = Runner(urls, FetchOptions(client=client), writer).run_one(planned)
-    parent = _cpu(resource.RUSAGE_SELF) - before
+    parent = cpu_seconds(resource.RUSAGE_SELF) - before
     writer.close(complete=True)
     row = writer.summary().iloc[0]
     for path in (writer.json_path, writer.csv_path):
@@ -190,6 +218,14 @@ def run_baseline(strategy: str, workers: int, client: str, urls: Sequence[str]) 
     if result["ok"] != len(urls):
         raise RuntimeError(f"baseline {strategy}: {result['ok']}/{len(urls)} ok")
     return Measured(result["req_per_s"], 1000 * result["cpu_run_s"] / len(urls))
+
+
+def tool_and_loop(workdir: Path, urls: Sequence[str], strategy: str, workers: int,
+                  client: str, turn: int) -> tuple[Measured, Measured]:
+    """One pair: fetchbench and its minimal loop back to back (the loop first on odd turns)."""
+    got = alternate([("tool", lambda: run_tool(workdir, urls, strategy, workers, client)),
+                     ("loop", lambda: run_baseline(strategy, workers, client, urls))], turn)
+    return got["tool"], got["loop"]
 
 
 def run_hey(url: str, requests: int, concurrency: int) -> tuple[float, float]:
@@ -252,8 +288,6 @@ def clients() -> list[str]:
 
 def registered(names: Sequence[str]) -> list[str]:
     """Those of ``names`` that this fetchbench has and can run (dependencies installed)."""
-    from fetchbench.strategies import STRATEGIES as REGISTRY
-
     return [n for n in names if n in REGISTRY and REGISTRY[n].installed]
 
 
@@ -262,7 +296,7 @@ def strategies_for(client: str) -> tuple[str, ...]:
     return STRATEGIES if client not in GEVENT_CLIENTS else ("gevent-spawn", "gevent-pool")
 
 
-def write_urls(workdir: Path, name: str, urls: Sequence[str]) -> Path:
+def write_urls(workdir: Path, name: str, urls: Iterable[str]) -> Path:
     """A URL file in the work directory."""
     path = workdir / f"{name}.txt"
     with path.open("w") as fh:
@@ -333,9 +367,8 @@ class Bench:
     def _little_loop(self, name: str, client: str, urls: list[str], workers: int) -> float:
         """The minimal loop's median req/s on target 1's list: the model's own ceiling here."""
         if name == "serial":
-            urls, workers = urls[: self.size.little_serial_urls], 1
-        elif name == "gevent-spawn":
-            workers = len(urls)
+            urls = urls[: self.size.little_serial_urls]
+        workers = workers_for(name, workers, len(urls))
         rates = [run_baseline(name, workers, client, urls).req_per_s for _ in range(self.size.reps)]
         say(f"1 {client} {name} minimal loop: {[round(r, 1) for r in rates]} req/s")
         return median(rates)
@@ -396,16 +429,11 @@ class Bench:
         cpu_ratios: dict[str, list[float]] = {s: [] for s in names}
         tool: dict[str, list[float]] = {s: [] for s in names}
         best_rates: list[tuple[str, float, float]] = []
+        workers = {s: workers_for(s, c, len(urls)) for s in names}
         for rep in range(size.reps):
             got: dict[str, float] = {}
             for n, s in enumerate(names):
-                workers = len(urls) if s == "gevent-spawn" else (1 if s == "serial" else c)
-                pair = [lambda s=s, w=workers: run_tool(self.workdir, urls, s, w, client),
-                        lambda s=s, w=workers: run_baseline(s, w, client, urls)]
-                if (rep + n) % 2:
-                    base, ours = (f() for f in pair[::-1])
-                else:
-                    ours, base = (f() for f in pair)
+                ours, base = tool_and_loop(self.workdir, urls, s, workers[s], client, rep + n)
                 got[s] = ours.req_per_s
                 tool[s].append(ours.req_per_s)
                 ratios[s].append(ours.req_per_s / base.req_per_s)
@@ -430,7 +458,7 @@ class Bench:
         for s in names:
             self.facts.tool_rps[(client, s)] = median(tool[s])
             ratio = median(ratios[s])
-            conc = "N" if s == "gevent-spawn" else ("1" if s == "serial" else str(c))
+            conc = "N" if s == "gevent-spawn" else str(workers[s])
             rows.append(Row(f"2 overhead: {s} ({client}, c={conc})",
                             f"{ratio:.1%} of the minimal loop ({median(tool[s]):.0f} req/s; "
                             f"CPU/req {median(cpu_ratios[s]) - 1:+.1%})",
@@ -495,12 +523,12 @@ class Bench:
         theirs: list[float] = []
         with contextlib.ExitStack() as stack:
             base = stack.enter_context(aiohttp_server()) if use_aiohttp else None
-            targets = {"ours": url}
+            targets = [("ours", url)]
             if base is not None:
-                targets["theirs"] = base + "/wrk"
+                targets.append(("theirs", base + "/wrk"))
+            wrks = [(name, lambda u=u: run_wrk(u, 50, size.wrk_seconds)) for name, u in targets]
             for rep in range(size.reps):
-                order = list(targets) if rep % 2 == 0 else list(targets)[::-1]
-                got = {name: run_wrk(targets[name], 50, size.wrk_seconds) for name in order}
+                got = alternate(wrks, rep)
                 ours.append(got["ours"])
                 if "theirs" in got:
                     theirs.append(got["theirs"])
@@ -532,14 +560,11 @@ class Bench:
 
         size = self.size
         few = [self.server.url(f"/scale/{i}", bytes=1024) for i in range(4)]
-        path = self.workdir / "million.txt"
-        with path.open("w") as fh:
-            fh.writelines(few[i % 4] + "\n" for i in range(size.scale_urls))
+        path = write_urls(self.workdir, "million", (few[i % 4] for i in range(size.scale_urls)))
         out = self.workdir / "scale-results"
         client = "geventhttpclient" if installed("geventhttpclient") else "urllib3"  # fastest
         cut = [] if size.scale_max_time is None else ["--max-time", str(size.scale_max_time)]
-        cmd = [sys.executable, "-m", "fetchbench", str(path), "-s", "gevent-pool", "-w", "50",
-               "--client", client, *cut, "-q", "--format", "json", "-o", str(out)]
+        cmd = fetchbench_command(path, ["gevent-pool"], out, "-w", "50", "--client", client, *cut)
         began = time.perf_counter()
         process = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         peak = sample_peak_rss(process.pid, lambda: process.poll() is not None)
@@ -575,13 +600,18 @@ class Bench:
         script = Path(sys.executable).with_name("fetchbench")
         help_cmd = ([str(script), "--help"] if script.exists()
                     else [sys.executable, "-m", "fetchbench", "--help"])
+
+        def timed(cmd: list[str]) -> float:
+            began = time.perf_counter()
+            subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True, timeout=60)
+            return time.perf_counter() - began
+
         times: dict[str, list[float]] = {"pass": [], "help": []}
+        both = [("pass", lambda: timed([sys.executable, "-c", "pass"])),
+                ("help", lambda: timed(help_cmd))]
         for n in range(self.size.startup_runs):
-            order = [("pass", [sys.executable, "-c", "pass"]), ("help", help_cmd)]
-            for name, cmd in order if n % 2 == 0 else order[::-1]:
-                began = time.perf_counter()
-                subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True, timeout=60)
-                times[name].append(time.perf_counter() - began)
+            for name, seconds in alternate(both, n).items():
+                times[name].append(seconds)
         bare, helped = median(times["pass"]), median(times["help"])
         say(f"6 start-up: python -c pass {bare * 1000:.0f} ms, "
             f"{' '.join(help_cmd)} {helped * 1000:.0f} ms")

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 
 import pytest
 from conftest import BenchSize, StrategyChild
+from run import workers_for
 
 from fetchbench.strategies import ALL, STRATEGIES
 
@@ -27,7 +28,7 @@ from fetchbench.strategies import ALL, STRATEGIES
 @pytest.fixture(params=ALL)
 def child(request, size: BenchSize, target_urls: list[str]) -> Iterator[StrategyChild]:
     strategy = STRATEGIES[request.param]
-    workers = size.workers if strategy.pooled else strategy.default_workers(1, len(target_urls))
+    workers = workers_for(strategy.name, size.workers, len(target_urls))
     running = StrategyChild(strategy, workers, target_urls)
     try:
         yield running
