@@ -14,7 +14,16 @@ from typing import Any
 
 from fetchbench import __version__
 from fetchbench.errors import EXIT_INTERRUPTED, FetchbenchError, UsageError
-from fetchbench.options import CLIENTS, FORMATS, GEVENT_CLIENTS, RunOptions
+from fetchbench.options import (
+    CLIENTS,
+    DEFAULT_COUNT,
+    DEFAULT_DELAY,
+    DEFAULT_SEED,
+    DEFAULT_SIZE,
+    FORMATS,
+    GEVENT_CLIENTS,
+    RunOptions,
+)
 
 SUBCOMMANDS = ("serve", "show", "plan", "plot", "report", "compare")
 
@@ -174,17 +183,20 @@ def run_parser() -> Parser:
                             "pool used directly (faster), or geventhttpclient (gevent "
                             "strategies only) (default: requests)")
     embedded = parser.add_argument_group("embedded targets (no URLS_FILE)")
-    embedded.add_argument("--urls", default="200", metavar="N",
-                          help="number of URLs in the built-in mix (default: 200)")
-    embedded.add_argument("--delay", default="0..100ms", metavar="D|LO..HI",
+    # defaults as a user would type them, from options.DEFAULT_*; parsed like typed ones
+    embedded.add_argument("--urls", default=str(DEFAULT_COUNT), metavar="N",
+                          help="number of URLs in the built-in mix (default: %(default)s)")
+    embedded.add_argument("--delay", default=_range_text(DEFAULT_DELAY, _duration_text),
+                          metavar="D|LO..HI",
                           help="server delay per URL, fixed or a uniform range "
-                               "(default: 0..100ms)")
-    embedded.add_argument("--size", default="1KiB..256KiB", metavar="B|LO..HI",
+                               "(default: %(default)s)")
+    embedded.add_argument("--size", default=_range_text(DEFAULT_SIZE, _size_text),
+                          metavar="B|LO..HI",
                           help="body size per URL, fixed or a log-uniform range "
-                               "(default: 1KiB..256KiB)")
-    embedded.add_argument("--seed", default="20261127", metavar="N",
+                               "(default: %(default)s)")
+    embedded.add_argument("--seed", default=str(DEFAULT_SEED), metavar="N",
                           help="seed of the mix, so two runs fetch the same list "
-                               "(default: 20261127)")
+                               "(default: %(default)s)")
     out = parser.add_argument_group("output")
     out.add_argument("-f", "--format", default="table", choices=FORMATS,
                      help="what to print on stdout (default: table)")
@@ -198,6 +210,34 @@ def run_parser() -> Parser:
                      help="after saving, draw the PNG plots of the results into DIR")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     return parser
+
+
+def _range_text(pair: tuple[Any, Any], text: Callable[[Any], str]) -> str:
+    """``(low, high)`` as --delay and --size read it: ``low..high``, or one value."""
+    low, high = pair
+    return text(low) if low == high else f"{text(low)}..{text(high)}"
+
+
+def _duration_text(seconds: float) -> str:
+    """Seconds as --delay reads them: ``0``, ``100ms``, ``2s`` (never a bare number but 0)."""
+    if seconds == 0:
+        return "0"
+    if seconds < 1:
+        return f"{round(seconds * 1000, 6):g}ms"
+    return f"{seconds:g}s"
+
+
+def _size_text(nbytes: int) -> str:
+    """Bytes as --size reads them, in the largest binary unit that divides them: ``256KiB``.
+
+    Never a bare number but 0: in ``LO..HI`` a bare low end takes the high end's unit.
+    """
+    if nbytes == 0:
+        return "0"
+    for unit, factor in (("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)):
+        if nbytes % factor == 0:
+            return f"{nbytes // factor}{unit}"
+    return f"{nbytes}B"
 
 
 def run_command(args: list[str]) -> int:

@@ -15,6 +15,13 @@ def _default_judge() -> CompareSettings:
     return CompareSettings()
 
 
+# The built-in target mix of a run without URLS_FILE: the one place these are
+# written (targets.embedded_mix and the CLI's defaults and help derive from them).
+DEFAULT_COUNT = 200  # --urls
+DEFAULT_DELAY: tuple[float, float] = (0.0, 0.1)  # --delay, seconds
+DEFAULT_SIZE: tuple[int, int] = (1024, 256 * 1024)  # --size, bytes
+DEFAULT_SEED = 20261127  # --seed
+
 FORMATS = ("table", "markdown", "csv", "json")
 # HTTP clients of --client; defined here (not in fetch.py) so the CLI need not import requests
 CLIENTS: tuple[str, ...] = ("requests", "urllib3", "geventhttpclient")
@@ -38,10 +45,10 @@ class RunOptions:
     client: str = "requests"  # the HTTP client of every worker (CLIENTS)
     loop: str = "asyncio"  # event loop of the asyncio strategies: asyncio or uvloop
     scheduler: str | None = None  # dask scheduler address; None: a LocalCluster
-    url_count: int = 200
-    delay: tuple[float, float] = (0.0, 0.1)
-    size: tuple[int, int] = (1024, 256 * 1024)
-    seed: int = 20261127
+    url_count: int = DEFAULT_COUNT
+    delay: tuple[float, float] = DEFAULT_DELAY
+    size: tuple[int, int] = DEFAULT_SIZE
+    seed: int = DEFAULT_SEED
     output_format: str = "table"
     output_dir: str = "results"
     save: bool = True

@@ -31,13 +31,9 @@ from typing import TypeVar
 from urllib.parse import unquote
 
 from fetchbench.errors import InputError, UsageError
+from fetchbench.options import DEFAULT_COUNT, DEFAULT_DELAY, DEFAULT_SEED, DEFAULT_SIZE
 
 T = TypeVar("T")
-
-DEFAULT_SEED = 20261127
-DEFAULT_COUNT = 200
-DEFAULT_DELAY: tuple[float, float] = (0.0, 0.1)
-DEFAULT_SIZE: tuple[int, int] = (1024, 262144)
 
 # ---------------------------------------------------------------- URL files
 

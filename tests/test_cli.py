@@ -9,8 +9,23 @@ from pathlib import Path
 
 import pytest
 
-from fetchbench.cli import flags_given, parse_run_options, reject_flags
+from fetchbench import targets
+from fetchbench.cli import (
+    _duration_text,
+    _range_text,
+    _size_text,
+    flags_given,
+    parse_run_options,
+    reject_flags,
+)
 from fetchbench.errors import UsageError
+from fetchbench.options import (
+    DEFAULT_COUNT,
+    DEFAULT_DELAY,
+    DEFAULT_SEED,
+    DEFAULT_SIZE,
+    RunOptions,
+)
 from fetchbench.strategies import ALL
 from tests.helpers import assert_one_line_exit_2
 
@@ -90,6 +105,21 @@ def test_reject_flags_looks_only_at_flags_before_a_double_dash():
         reject_flags(["--urls", "3"], ("--urls",), "nowhere")
 
 
+def test_embedded_defaults_come_from_one_place():
+    options = parse_run_options([])
+    assert (options.url_count, options.delay, options.size, options.seed) == (
+        DEFAULT_COUNT, DEFAULT_DELAY, DEFAULT_SIZE, DEFAULT_SEED)
+    assert options == RunOptions(None, options.strategies, None, options.cpus)
+
+
+@pytest.mark.parametrize("delay", [(0.0, 0.1), (0.0, 0.0), (0.05, 0.05), (0.0015, 2.5), (1.0, 60.0)])
+@pytest.mark.parametrize("size", [(1024, 262144), (0, 0), (1000, 1 << 30), (1536, 3 << 20)])
+def test_default_texts_read_back_as_the_defaults(delay, size):
+    assert targets.parse_range(_range_text(delay, _duration_text),
+                               lambda t: targets.parse_duration(t, "--delay")) == delay
+    assert targets.parse_range(_range_text(size, _size_text), targets.parse_size) == size
+
+
 def test_unwritable_results_dir_fails_before_measuring(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
@@ -100,6 +130,7 @@ def test_unwritable_results_dir_fails_before_measuring(tmp_path):
 def test_help_lists_every_flag():
     result = fetchbench("--help")
     assert result.returncode == 0
+    assert "(default: 0..100ms)" in result.stdout and "(default: 1KiB..256KiB)" in result.stdout
     for flag in ("--strategy", "--workers", "--cpus", "--timeout", "--max-bytes", "--no-keepalive",
                  "--urls", "--delay", "--size", "--format", "--output", "--no-save", "--quiet",
                  "--client"):
