@@ -1,12 +1,18 @@
 """The fetchbench command of a past commit against the working tree, on the same list.
 
-``python benchmarks/before_after.py [REV] [--urls N] [--reps K]`` extracts
-``fetchbench/`` of REV (default HEAD) with ``git archive`` into a temporary
-directory, then runs ``python -m fetchbench`` from there and from this
-checkout, alternately, on one zero-delay 1 KiB list served by the embedded
-server (requests client, 10 workers), and prints per strategy the median
-throughput of each and the CPU of the whole command (parent and child,
-start-up included, which both pay alike). Only 127.0.0.1 is contacted.
+``python benchmarks/before_after.py [REV] [--urls N] [--reps K] [--delay S]
+[--workers W] [--client C]`` extracts ``fetchbench/`` of REV (default HEAD)
+with ``git archive`` into a temporary directory, then runs ``python -m
+fetchbench`` from there and from this checkout, alternately, on one 1 KiB list
+served by the embedded server (default: zero delay, 10 workers, requests), and
+prints per strategy the median throughput of each and the CPU of the whole
+command (parent and child, start-up included, which both pay alike). E.g.
+target 1's process row, before and after a change::
+
+    python benchmarks/before_after.py 4de7727 --strategies process --urls 500 \
+        --delay 0.1 --workers 50 --reps 5
+
+Only 127.0.0.1 is contacted.
 """
 
 from __future__ import annotations
@@ -35,13 +41,16 @@ from run import (  # noqa: E402  (benchmarks/run.py, which puts the checkout on 
 )
 
 
-def run(code: Path | None, urls_file: Path, strategy: str, out: Path) -> tuple[float, float]:
+def run(code: Path | None, urls_file: Path, strategy: str, out: Path,
+        args: argparse.Namespace) -> tuple[float, float]:
     """(req/s, CPU seconds) of one ``fetchbench`` command, from ``code`` or this checkout."""
     env = dict(os.environ)
     if code is not None:
         env["PYTHONPATH"] = str(code)
     before = cpu_seconds(resource.RUSAGE_CHILDREN)
-    done = subprocess.run(fetchbench_command(urls_file, [strategy], out, "-w", "10"),
+    command = fetchbench_command(urls_file, [strategy], out, "-w", str(args.workers),
+                                 "--client", args.client)
+    done = subprocess.run(command,
                           capture_output=True, text=True, env=env, cwd=out, timeout=600,
                           check=True)
     return json.loads(done.stdout)[0]["req_per_s"], cpu_seconds(resource.RUSAGE_CHILDREN) - before
@@ -54,6 +63,9 @@ def main() -> int:
     parser.add_argument("--urls", type=int, default=2000)
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--strategies", default=",".join(STRATEGIES))
+    parser.add_argument("--delay", type=float, default=0.0, help="server delay, s (default 0)")
+    parser.add_argument("--workers", type=int, default=10, help="-w (default 10)")
+    parser.add_argument("--client", default="requests", help="--client (default requests)")
     args = parser.parse_args()
     archive = subprocess.run(["git", "archive", args.rev, "fetchbench"], cwd=ROOT,
                              capture_output=True, check=True).stdout
@@ -62,14 +74,16 @@ def main() -> int:
         with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(old, filter="data")
         urls_file = write_urls(Path(tmp), "urls",
-                               (server.url(f"/ba/{i}", bytes=1024) for i in range(args.urls)))
-        print(f"{args.urls} URLs, zero delay, 1 KiB, 10 workers, requests; "
+                               (server.url(f"/ba/{i}", delay=args.delay, bytes=1024)
+                                for i in range(args.urls)))
+        print(f"{args.urls} URLs, delay {args.delay:g} s, 1 KiB, {args.workers} workers, "
+              f"{args.client}; "
               f"{args.reps} alternating repetitions; median req/s and command CPU s")
         print(f"{'strategy':13} {args.rev + ' req/s':>14} {'now req/s':>10} {'ratio':>7} "
               f"{args.rev + ' cpu':>12} {'now cpu':>8}")
         for strategy in args.strategies.split(","):
             got: dict[str, list[tuple[float, float]]] = {"old": [], "new": []}
-            both = [(name, lambda code=code, s=strategy: run(code, urls_file, s, Path(tmp)))
+            both = [(name, lambda code=code, s=strategy: run(code, urls_file, s, Path(tmp), args))
                     for name, code in (("old", old), ("new", None))]
             for rep in range(args.reps):
                 for name, figures in alternate(both, rep).items():
