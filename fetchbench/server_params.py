@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from urllib.parse import unquote_plus
+from urllib.parse import parse_qsl, unquote_plus
 
 MAX_SECONDS = 60.0
 MAX_BYTES = 1 << 30  # 1 GiB
@@ -95,23 +95,15 @@ def _unquote(text: str) -> str:
     return unquote_plus(text) if ("%" in text or "+" in text) else text
 
 
-def split_query(query: str) -> list[tuple[str, str]]:
-    """``a=1&b=2`` → ``[("a", "1"), ("b", "2")]``, percent-decoded; empty parts skipped."""
-    pairs = []
-    for part in query.split("&"):
-        if part:
-            name, _, value = part.partition("=")
-            pairs.append((_unquote(name), _unquote(value)))
-    return pairs
-
-
 def parse_plan(query: str) -> Plan:
     """Validate a query string into a Plan; raise ParamError with a short reason.
 
     Unknown names are ignored (cache busters); a repeated name's last value wins.
+    Only ``&`` separates (not ``;``), empty parts are skipped, ``a`` is ``a=``, and
+    ``+``/``%XX`` are decoded (a bad escape is kept as it is): ``parse_qsl``'s rules.
     """
     values: dict[str, object] = {}
-    for name, text in split_query(query):
+    for name, text in parse_qsl(query, keep_blank_values=True):
         known = _PARAMS.get(name)
         if known is not None:
             field, convert = known

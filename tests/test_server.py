@@ -25,7 +25,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from fetchbench.server import EmbeddedServer, bind_warning, is_loopback, main
-from fetchbench.server_params import ParamError, Plan, parse_plan, redirect_location
+from fetchbench.server_params import ParamError, Plan, parse_plan, plan_for, redirect_location
 from fetchbench.server_render import (
     CHUNK,
     HttpError,
@@ -428,6 +428,19 @@ def test_parse_plan_defaults_and_values():
     assert parse_plan("truncate=0&bytes=1").truncate == 0
     with pytest.raises(ParamError, match="bytes"):
         parse_plan("bytes=%2B5")  # "+5": digits only
+
+
+@pytest.mark.parametrize("query,nbytes", [
+    ("&&bytes=5&", 5),  # empty parts skipped
+    ("bytes=5&bytes=7", 7),  # the last wins
+    ("b%79tes=%31%30", 10),  # names and values percent-decoded
+    ("bytes", None),  # a bare name is an empty value: a reason
+    ("bytes=5;status=500", None),  # ';' does not separate
+    ("bytes=%3", None),  # a bad escape stays as it is
+])
+def test_query_splitting(query, nbytes):
+    plan = plan_for(query)
+    assert (plan.nbytes if isinstance(plan, Plan) else None) == nbytes
 
 
 NAMES = ["delay", "bytes", "status", "reset", "stall", "truncate", "drip", "redirect", "x"]
