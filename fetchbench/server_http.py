@@ -91,10 +91,8 @@ class HttpConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         self._transport = transport
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        # TCP_NODELAY is on already: asyncio's socket transport sets it on every TCP
+        # connection (base_events._set_nodelay, Python 3.6+); test_server pins it.
         self._state.open.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:

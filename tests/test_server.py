@@ -24,6 +24,7 @@ import urllib3
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fetchbench.errors import FetchbenchError
 from fetchbench.server import EmbeddedServer, bind_warning, is_loopback, main
 from fetchbench.server_params import ParamError, Plan, parse_plan, plan_for, redirect_location
 from fetchbench.server_render import (
@@ -575,3 +576,37 @@ def test_serve_and_the_module_entry_share_host_and_port(capsys):
     serve = address_help(cli_main, ["serve", "--help"])
     assert "--port" in serve and "warning)" in serve
     assert address_help(main, ["--help"]) == serve
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "::1"])
+def test_accepted_connections_have_tcp_nodelay(host):
+    """The server does not set TCP_NODELAY itself: asyncio's socket transport does."""
+    import asyncio
+
+    from fetchbench.server import _listen
+    from fetchbench.server_http import ServerState
+    from fetchbench.server_loop import run
+
+    if host == "::1" and not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    seen = []
+
+    async def connect_and_look() -> None:
+        state = ServerState()
+        listener = await _listen(host, 0, state)
+        _, writer = await asyncio.open_connection(host, listener.sockets[0].getsockname()[1])
+        for _ in range(100):
+            if state.open:
+                break
+            await asyncio.sleep(0.01)
+        for conn in state.open:
+            sock = conn._transport.get_extra_info("socket")
+            seen.append(sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+        writer.close()
+        listener.close()
+
+    try:
+        run(connect_and_look())
+    except FetchbenchError as exc:  # cannot bind ::1 here
+        pytest.skip(str(exc))
+    assert seen and all(seen)
