@@ -167,6 +167,9 @@ def main() -> int:
     """Run one job; exit 0 when complete, 130 when interrupted."""
     data_fd = os.dup(1)
     os.dup2(2, 1)  # stray prints land on stderr, never in the data stream
+    # SIGTERM to the process group (a CI job cancelled) stops the run as Ctrl-C does,
+    # so the records and the meta frame still reach the parent
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     job, urls = read_job()
     if job["cpu_ids"]:
         os.sched_setaffinity(0, job["cpu_ids"])

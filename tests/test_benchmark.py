@@ -31,7 +31,7 @@ def processes_with_marker(marker: str) -> list[int]:
 
 
 @pytest.mark.timeout(90)
-@pytest.mark.parametrize("target", ["group", "parent"])
+@pytest.mark.parametrize("target", ["group", "parent", "group-sigterm"])
 def test_ctrl_c_saves_finished_runs_and_leaves_nothing_running(tmp_path, target):
     marker = f"FETCHBENCH_TEST_MARK={uuid.uuid4().hex}"
     env = dict(os.environ, FETCHBENCH_TEST_MARK=marker.split("=", 1)[1])
@@ -50,6 +50,8 @@ def test_ctrl_c_saves_finished_runs_and_leaves_nothing_running(tmp_path, target)
     time.sleep(1.0)  # serial is now part-way through its 6 s
     if target == "group":  # what a terminal's Ctrl-C does
         os.killpg(proc.pid, signal.SIGINT)
+    elif target == "group-sigterm":  # what a CI runner cancelling the job does
+        os.killpg(proc.pid, signal.SIGTERM)
     else:
         os.kill(proc.pid, signal.SIGINT)
     assert proc.wait(timeout=30) == 130
@@ -68,6 +70,9 @@ def test_ctrl_c_saves_finished_runs_and_leaves_nothing_running(tmp_path, target)
     assert saved["interrupted_at"].startswith("serial")
     assert [(r["strategy"], r["complete"]) for r in saved["runs"]] == [
         ("thread", True), ("serial", False)]
+    cut = saved["runs"][1]  # the child stopped in order: its own wall time and probe came back
+    assert cut["wall_s"] >= cut["summary"]["makespan_s"] > 0
+    assert cut["probe"]["pid"] > 0
     rows = next(out.glob("*.csv")).read_text().splitlines()[1:]
     serial = [r for r in rows if r.startswith("serial,")]
     assert len(rows) == 120 and len(serial) == 60
