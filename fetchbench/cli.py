@@ -319,7 +319,7 @@ def _client(name: str, strategies: Sequence[str]) -> str:
     import importlib.util
 
     if importlib.util.find_spec(name) is None:
-        raise UsageError(f"--client {name}: not installed (pip install {name})")
+        raise UsageError(f"--client {name}: not installed (pip install 'fetchbench[fast]')")
     return name
 
 

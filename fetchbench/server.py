@@ -88,7 +88,7 @@ def bind_warning(address: str) -> str | None:
     if is_loopback(address):
         return None
     return (
-        f"warning: fetchbench.server listens on {address}, not a loopback address:"
+        f"fetchbench: warning: the server listens on {address}, not a loopback address:"
         " other machines may reach it"
     )
 

@@ -36,6 +36,12 @@ def test_default_loop_is_recorded(server, sink):
     assert meta.probe["gevent_patched"] is False
 
 
+def test_process_asyncio_records_the_client_its_children_used(server, sink):
+    """--client does not apply to the asyncio strategies: the probe names aiohttp."""
+    meta = run_strategy(sink, [server.url(bytes=10)] * 4, "process-asyncio")
+    assert meta.probe["client"] == "aiohttp"
+
+
 @pytest.mark.skipif(importlib.util.find_spec("uvloop") is None, reason="uvloop not installed")
 @pytest.mark.parametrize("name", ["asyncio", "process-asyncio"])
 def test_uvloop_when_asked_is_recorded(server, sink, name):
