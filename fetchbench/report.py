@@ -49,8 +49,8 @@ def table_fields(summary: pd.DataFrame) -> list[SummaryField]:
 
 
 INCOMPLETE_NOTE = (
-    "* incomplete run (interrupted, or a worker died): "
-    "its figures cover only what finished"
+    "* incomplete run (interrupted, a worker lost, or the strategy failed: its note "
+    "in the results says which): its figures cover only what finished"
 )
 
 
