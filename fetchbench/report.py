@@ -49,8 +49,8 @@ def table_fields(summary: pd.DataFrame) -> list[SummaryField]:
 
 
 INCOMPLETE_NOTE = (
-    "* incomplete run (interrupted, a worker lost, or the strategy failed: its note "
-    "in the results says which): its figures cover only what finished"
+    "* incomplete run: its figures cover only what finished (interrupted, a worker died\n"
+    "  or was not ready, or the strategy failed: the run's note in the results says which)"
 )
 
 

@@ -167,9 +167,7 @@ def main() -> int:
     """Run one job; exit 0 when complete, 130 when interrupted."""
     data_fd = os.dup(1)
     os.dup2(2, 1)  # stray prints land on stderr, never in the data stream
-    # SIGTERM to the process group (a CI job cancelled) stops the run as Ctrl-C does,
-    # so the records and the meta frame still reach the parent
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    install_stop_handlers()
     job, urls = read_job()
     if job["cpu_ids"]:
         os.sched_setaffinity(0, job["cpu_ids"])
@@ -180,6 +178,34 @@ def main() -> int:
         monkey.patch_all()
         _quiet_hub_on_ctrl_c()
     return run_job(job, urls, data_fd)
+
+
+def install_stop_handlers() -> None:
+    """SIGINT and SIGTERM (a CI job cancelled signals the whole group) both stop
+    the run as Ctrl-C does, so the records and the meta frame still reach the parent."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _stop_once)
+
+
+def _stop_once(signum: int, frame: object) -> None:
+    """The first stop signal raises KeyboardInterrupt; any later one does nothing.
+
+    Two often arrive together (the group's SIGTERM and the parent's SIGINT):
+    the second must not interrupt the shutdown that sends the records.
+    """
+    ignore_stop_signals()
+    raise KeyboardInterrupt
+
+
+def ignore_stop_signals() -> None:
+    """From now on SIGINT and SIGTERM do nothing here (a Python no-op: unlike
+    SIG_IGN, it is not inherited by a program this process execs)."""
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, _ignore_signal)
+
+
+def _ignore_signal(signum: int, frame: object) -> None:
+    """A stop signal after the first: the run is already stopping."""
 
 
 def _quiet_hub_on_ctrl_c() -> None:
@@ -230,8 +256,7 @@ def run_job(job: dict, urls: list[str], data_fd: int) -> int:
     try:
         extra = run(urls, job["workers"], make_fetcher, emit)
     except KeyboardInterrupt:
-        # the terminal's Ctrl-C and the parent's own SIGINT both arrive: one is enough
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        ignore_stop_signals()  # Ctrl-C, the parent's SIGINT, the group's SIGTERM: one is enough
         complete, note, status = False, "interrupted", EXIT_INTERRUPTED
         stop.set()
         _let_in_flight_finish(emit, min(config.timeout + 0.5, INTERRUPT_GRACE_SECONDS))

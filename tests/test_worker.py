@@ -64,3 +64,33 @@ def test_a_run_with_workers_not_ready_is_incomplete_and_says_why(server, path, n
     meta = messages[-1]["meta"]
     assert len(rows) == len(urls)
     assert (meta["complete"], meta["note"]) == (False, note)
+
+
+def test_two_stop_signals_at_once_interrupt_only_once():
+    """The group's SIGTERM and the parent's SIGINT pending together: the worker
+    stops once, and its shutdown (records, meta frame) runs to its end."""
+    import subprocess
+    import sys
+
+    script = """
+import os, signal
+from fetchbench.worker import install_stop_handlers
+install_stop_handlers()
+both = {signal.SIGINT, signal.SIGTERM}
+signal.pthread_sigmask(signal.SIG_BLOCK, both)
+os.kill(os.getpid(), signal.SIGTERM)
+os.kill(os.getpid(), signal.SIGINT)
+stops = 0
+try:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, both)
+    for _ in range(1000):
+        pass
+except KeyboardInterrupt:
+    stops += 1
+    for _ in range(1000):  # the shutdown: a second KeyboardInterrupt would land here
+        pass
+print("stops", stops, "shutdown done")
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert (done.returncode, done.stdout.strip()) == (0, "stops 1 shutdown done"), done.stderr

@@ -173,7 +173,7 @@ def _reap(workers: list[_Worker], grace: float) -> None:
     give_up = time.monotonic() + grace
     for worker in workers:
         worker.process.join(timeout=max(0.0, give_up - time.monotonic()))
-        if worker.process.is_alive():  # it ignores SIGTERM, or is stuck
+        if worker.process.is_alive():  # SIGTERM did not end it (stuck in C, or ignored)
             worker.process.kill()
             worker.process.join()
 
