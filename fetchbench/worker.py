@@ -222,7 +222,8 @@ def run_job(job: dict, urls: list[str], data_fd: int) -> int:
     from fetchbench.fetch import GEVENT_CLIENTS, FetchConfig, Fetcher, RunLabel
 
     emit = Emitter(data_fd, len(urls), ROW, threads=not job["uses_gevent"])
-    run = importlib.import_module(job["module"]).run  # imports are start-up, not the run:
+    strategy = importlib.import_module(job["module"])  # imports are start-up, not the run:
+    run = strategy.run
     if job["uses_gevent"] and job.get("client") in GEVENT_CLIENTS:  # imported lazily:
         with contextlib.suppress(ImportError):  # missing, it fails in make_fetcher, as a record
             importlib.import_module(job["client"])
@@ -277,7 +278,7 @@ def run_job(job: dict, urls: list[str], data_fd: int) -> int:
         complete, note = False, _join(short_handed, note)
     emit.flush()
     facts = probe(native_ids) | {"fds_before": fds_before, "fds_after": open_fds()}
-    facts["client"] = config.client
+    facts["client"] = getattr(strategy, "CLIENT", config.client)  # aiohttp's own, or --client
     facts["cpu_run_s"] = round(cpu_seconds() - cpu0, 4)  # interpreter start-up excluded
     facts["overhead"] = overhead(gaps) | {
         "emit_us_mean": (round(1e6 * (emit.busy + emit.write_busy) / emit.calls, 3)

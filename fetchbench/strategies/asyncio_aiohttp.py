@@ -14,6 +14,8 @@ from collections.abc import Sequence
 
 from fetchbench.strategies import LOOP_ENV, Emit, MakeFetcher
 
+CLIENT = "aiohttp"  # whatever --client says: the run's probe names this client
+
 
 def new_loop(name: str) -> tuple[asyncio.AbstractEventLoop, str]:
     """A fresh event loop of the kind asked for, and the kind actually used."""
@@ -40,7 +42,7 @@ def run(urls: Sequence[str], workers: int, make_fetcher: MakeFetcher, emit: Emit
             asyncio.set_event_loop(None)
             loop.close()
     kind = type(loop)
-    return {"client": "aiohttp", "loop": used, "loop_class": f"{kind.__module__}.{kind.__name__}"}
+    return {"loop": used, "loop_class": f"{kind.__module__}.{kind.__name__}"}
 
 
 async def _fetch_all(

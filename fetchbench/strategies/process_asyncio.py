@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from fetchbench.strategies import Emit, MakeFetcher
 from fetchbench.strategies.split import run_split
 
+CLIENT = "aiohttp"  # whatever --client says: the probe's client (an interrupted run's too)
+
 
 def run(urls: Sequence[str], workers: int, make_fetcher: MakeFetcher, emit: Emit) -> dict:
     """Fetch with ``workers`` asyncio tasks spread over one process per CPU."""

@@ -116,10 +116,8 @@ def run_split(
     except KeyboardInterrupt:
         _interrupt(children, threads)
         raise
-    clients = {meta.probe.get("client") for meta in metas if meta is not None} - {None}
     return {
         "inner": inner,
-        **({"client": clients.pop()} if len(clients) == 1 else {}),  # aiohttp for asyncio
         "children": [
             {"cpu_ids": child.cpu_ids, "workers": piece.workers, "urls": len(piece.indices),
              "complete": bool(meta and meta.complete),
