@@ -61,7 +61,6 @@ from collections.abc import Sequence
 from fetchbench.errors import FetchbenchError, UsageError
 from fetchbench.rlimits import raise_open_files_limit
 from fetchbench.server_http import HttpConnection, ServerState
-from fetchbench.server_loop import run as run_loop
 from fetchbench.server_process import EmbeddedServer
 
 __all__ = ["EmbeddedServer", "main", "run_foreground"]
@@ -162,6 +161,8 @@ def run_foreground(
     raise_open_files_limit()
     # KeyboardInterrupt: Ctrl-C before the loop's signal handlers were in place.
     with contextlib.suppress(KeyboardInterrupt):
+        from fetchbench.server_loop import run as run_loop  # epoll: not under gevent's patch
+
         run_loop(_serve(host, port, exit_on_stdin_eof))
     return 0
 

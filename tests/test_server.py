@@ -610,3 +610,20 @@ def test_accepted_connections_have_tcp_nodelay(host):
     except FetchbenchError as exc:  # cannot bind ::1 here
         pytest.skip(str(exc))
     assert seen and all(seen)
+
+
+def test_embedded_server_can_be_started_from_a_gevent_patched_program():
+    """gevent's patched selectors has no EpollSelector: the server's loop module is
+    imported only in the server's own (unpatched) process."""
+    import subprocess
+    import sys
+
+    script = ("from gevent import monkey; monkey.patch_all()\n"
+              "import urllib.request\n"
+              "from fetchbench.server import EmbeddedServer\n"
+              "with EmbeddedServer() as server:\n"
+              "    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))\n"
+              "    print(len(opener.open(server.url(bytes=7)).read()))\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=False)
+    assert (done.returncode, done.stdout.strip()) == (0, "7"), done.stderr[-2000:]
