@@ -23,10 +23,28 @@ class FetchbenchError(Exception):
     exit_status = EXIT_USAGE
 
 
+# characters that end a line for str.splitlines, and the other C0/C1 controls
+_LINE_BREAKING = {code: f"\\x{code:02x}" for code in (*range(32), 127, *range(0x80, 0xa0))}
+_LINE_BREAKING.update({ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t",
+                       0x2028: "\\u2028", 0x2029: "\\u2029"})
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and control characters escaped (``\\n``,
+    ``\\x1b``...), so a message quoting what a user typed stays one line."""
+    return text.translate(_LINE_BREAKING)
+
+
 class UsageError(FetchbenchError):
-    """A bad option or argument: one line for the user, exit status 2."""
+    """A bad option or argument: one line for the user, exit status 2.
+
+    The message is made one line here, whatever user text it quotes.
+    """
 
     exit_status = EXIT_USAGE
+
+    def __init__(self, message: object = "", *args: object) -> None:
+        super().__init__(one_line(str(message)), *args)
 
 
 class InputError(UsageError):
