@@ -24,7 +24,6 @@ pandas arrives with the summaries and scipy is imported only to test.
 from __future__ import annotations
 
 import math
-import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -333,6 +332,8 @@ def _values(rows: pd.DataFrame, column: str) -> list[float]:
 
 
 def _median(values: Sequence[float]) -> float | None:
+    import statistics  # here, not at the top: compare is imported by `fetchbench --help`
+
     return statistics.median(values) if values else None
 
 
