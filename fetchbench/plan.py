@@ -19,7 +19,7 @@ import pandas as pd
 
 from fetchbench.capacity import Point, configurations, knee, strategy_sort_key
 from fetchbench.errors import UsageError
-from fetchbench.stats import cpu_label
+from fetchbench.stats import cpu_label, memory_basis, memory_mib
 
 MEASURED = "measured"
 EXTRAPOLATED = "extrapolated"
@@ -72,6 +72,7 @@ def make_plan(
     """
     configs = configurations(summary)
     configs = configs[configs["complete"] & (configs["req_per_s"] > 0)]
+    configs = configs.assign(memory_mib=memory_mib(configs), memory_basis=memory_basis(configs))
     if configs.empty:
         raise UsageError("no complete run with successful requests in these results: "
                          "nothing to plan from")
@@ -138,7 +139,7 @@ def _row(
     per_machine = max(1, cpus_per_machine // cpus)
     rps = float(chosen["req_per_s"])
     cpu_ms = _number(chosen["cpu_ms_per_req"])
-    memory, memory_basis = _memory(chosen)
+    memory = _number(chosen["memory_mib"])  # peak PSS where measured, else RSS
     return PlanRow(
         strategy=name,
         basis=basis,
@@ -152,21 +153,9 @@ def _row(
         cpu_ms_per_req=cpu_ms,
         cpu_cores=None if cpu_ms is None else cpu_ms * target / 1000.0,
         peak_mib=None if memory is None else memory * processes,
-        memory_basis=memory_basis,
+        memory_basis=chosen["memory_basis"],
         note=note,
     )
-
-
-def _memory(chosen: pd.Series) -> tuple[float | None, str | None]:
-    """The configuration's memory (MiB) and its basis: peak PSS where measured, else peak RSS.
-
-    Older results have no PSS; 0 means no memory sample was taken: missing.
-    """
-    pss = _number(chosen.get("peak_pss_mib")) or None
-    if pss is not None:
-        return pss, "PSS"
-    rss = _number(chosen["peak_rss_mib"]) or None
-    return rss, None if rss is None else "RSS"
 
 
 def _number(value: object) -> float | None:

@@ -22,7 +22,7 @@ import pandas as pd
 
 from fetchbench.capacity import configurations, strategy_sort_key
 from fetchbench.errors import InputError, UsageError
-from fetchbench.stats import STRATEGY_ORDER, cpu_label, memory_mib
+from fetchbench.stats import STRATEGY_ORDER, cpu_label, memory_basis, memory_mib
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -258,9 +258,8 @@ def draw_cost(results: Results, fig: Figure) -> None:
     by_strategy = palette(results.summary)
     colors = [by_strategy[str(s)] for s in best["strategy"]]
     rows = list(range(len(best)))[::-1]  # first strategy on top
-    memory = memory_mib(best) if not best.empty else pd.Series(dtype="float64")
-    has_pss = (pd.to_numeric(best["peak_pss_mib"], errors="coerce").gt(0)  # NaN, 0: no PSS
-               if not best.empty else pd.Series(dtype=bool))
+    memory = memory_mib(best)
+    has_pss = memory_basis(best) == "PSS"
     kind = ("peak PSS" if has_pss.all() else "peak RSS" if not has_pss.any()
             else "peak PSS; RSS where no PSS")
     panels = [

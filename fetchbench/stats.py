@@ -280,17 +280,31 @@ def with_cost(summary: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _measured_mib(summary: pd.DataFrame, column: str) -> pd.Series:
+    """``column`` as floats, NaN where it was not measured (missing, or 0: no sample)."""
+    if column not in summary.columns:  # older results have no PSS
+        return pd.Series(np.nan, index=summary.index, dtype="float64")
+    values = pd.to_numeric(summary[column], errors="coerce").astype("float64")
+    return values.where(values > 0)
+
+
 def memory_mib(summary: pd.DataFrame) -> pd.Series:
     """The memory a run really held, MiB: peak PSS where measured, else peak RSS.
 
     NaN where neither was sampled (a run too short for one sample: 0 MiB).
     Works on summaries without ``peak_pss_mib`` (older results): RSS then.
     """
-    rss = pd.to_numeric(summary["peak_rss_mib"], errors="coerce").astype("float64")
-    if "peak_pss_mib" not in summary.columns:
-        return rss.where(rss > 0)
-    pss = pd.to_numeric(summary["peak_pss_mib"], errors="coerce").astype("float64")
-    return pss.where(pss > 0).fillna(rss.where(rss > 0))
+    return _measured_mib(summary, "peak_pss_mib").fillna(_measured_mib(summary, "peak_rss_mib"))
+
+
+def memory_basis(summary: pd.DataFrame) -> pd.Series:
+    """Which peak ``memory_mib`` took per run: "PSS", "RSS", or None (neither measured)."""
+    pss = _measured_mib(summary, "peak_pss_mib").notna()
+    rss = _measured_mib(summary, "peak_rss_mib").notna()
+    basis = pd.Series(None, index=summary.index, dtype="object")
+    basis[rss] = "RSS"
+    basis[pss] = "PSS"
+    return basis
 
 
 def strategy_rank(strategy: str) -> int:
