@@ -113,10 +113,12 @@ class EnvironmentCAAdapter(HTTPAdapter):
 
     def send(self, request: Any, stream: bool = False, timeout: Any = None,
              verify: bool | str = True, cert: Any = None, proxies: Any = None) -> Any:
-        if verify is True and self.bundle:
-            verify = self.bundle
-        return super().send(request, stream=stream, timeout=timeout, verify=verify, cert=cert,
-                            proxies=proxies)
+        return super().send(request, stream=stream, timeout=timeout,
+                            verify=self.verify_for(verify), cert=cert, proxies=proxies)
+
+    def verify_for(self, verify: bool | str) -> bool | str:
+        """What to verify with: the bundle where the request asks for default verification."""
+        return self.bundle if verify is True and self.bundle else verify
 
 
 def new_session(keepalive: bool) -> requests.Session:
@@ -138,10 +140,21 @@ ENV_ORIGINS_KEPT = 256  # origins whose environment settings a worker process re
 _ENVIRONMENT: dict[str, dict[str, Any]] = {}
 
 
+def _origin_end(url: str) -> int:
+    """Where ``scheme://netloc`` ends in an absolute http(s) URL: at the first
+    ``/``, ``?`` or ``#`` after the scheme, or at the end."""
+    start = url.find("://") + 3
+    end = len(url)
+    for mark in "/?#":
+        at = url.find(mark, start)
+        if 0 <= at < end:
+            end = at
+    return end
+
+
 def origin(url: str) -> str:
-    """``scheme://netloc`` of an absolute http(s) URL (a finer key is harmless)."""
-    end = url.find("/", 8)  # past "https://" and the netloc's first character
-    return url if end < 0 else url[:end]
+    """``scheme://netloc`` of an absolute http(s) URL."""
+    return url[:_origin_end(url)]
 
 
 def environment_settings(session: requests.Session, url: str) -> dict[str, Any]:
@@ -211,14 +224,10 @@ class RequestsClient(Progress):
         self.session.trust_env = False  # see environment_settings
         self.timeout = config.timeout
 
-    def _settings(self, url: str) -> dict[str, Any]:
-        """The environment's settings for ``url`` (cached per origin and process)."""
-        return _ENVIRONMENT.get(origin(url)) or environment_settings(self.session, url)
-
     def get(self, url: str) -> None:
         """GET ``url`` and count its body; raises on any failure."""
         self.restart()
-        settings = self._settings(url)
+        settings = environment_settings(self.session, url)
         with self.session.get(url, timeout=self.timeout, **settings) as response:
             self.headers_at = time.perf_counter()
             self.status = response.status_code
@@ -227,11 +236,9 @@ class RequestsClient(Progress):
     def prepare(self, url: str) -> None:
         """Read the environment's settings for ``url``'s origin and build the
         connection pool its first GET would build (no connection is opened)."""
-        settings = self._settings(url)
+        settings = environment_settings(self.session, url)
         adapter = self.session.get_adapter(url)
-        verify: bool | str = True
-        if isinstance(adapter, EnvironmentCAAdapter) and adapter.bundle:
-            verify = adapter.bundle
+        verify = adapter.verify_for(True) if isinstance(adapter, EnvironmentCAAdapter) else True
         request = self.session.prepare_request(requests.Request("GET", url))
         adapter.get_connection_with_tls_context(request, verify, proxies=settings["proxies"])
 
@@ -291,12 +298,7 @@ def split_target(url: str) -> tuple[str, str]:
     """``(scheme://netloc, request target)`` of an absolute http(s) URL, the
     fragment dropped: ``http://h:1/p?q#f`` -> ``("http://h:1", "/p?q")``. What
     ``urlsplit`` gives, for a fraction of its cost on every request."""
-    start = url.find("://") + 3
-    end = len(url)
-    for mark in "/?#":
-        at = url.find(mark, start)
-        if 0 <= at < end:
-            end = at
+    end = _origin_end(url)
     target = url[end:].partition("#")[0]
     return url[:end], target if target.startswith("/") else "/" + target
 
