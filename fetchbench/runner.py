@@ -171,15 +171,15 @@ class Runner:
             if bar is not None:
                 bar.update(len(batch))
 
+        interrupted = False
         try:
             meta = child.run(accept, rows=add_rows is not None)
         except KeyboardInterrupt:
-            meta = child.stop(accept)
-            if not planned.warmup:  # a warm-up's records were never kept: nor is its run
-                self.sink.add_run(meta)
-            raise Interrupted(planned.describe()) from None
-        if not planned.warmup:
+            meta, interrupted = child.stop(accept), True
+        if not planned.warmup:  # a warm-up's records were never kept: nor is its run
             self.sink.add_run(meta)
+        if interrupted:
+            raise Interrupted(planned.describe())
         return meta
 
 
