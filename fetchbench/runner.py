@@ -486,7 +486,7 @@ def pss_supported() -> bool:
     """True where /proc/PID/smaps_rollup exists and can be read (Linux 4.14 and later)."""
     try:
         return read_pss(os.getpid()) is not None
-    except OSError:
+    except (OSError, ValueError):  # as pss_sum: a "Pss:" line this code cannot parse
         return False
 
 
