@@ -7,9 +7,11 @@ from fetchbench.runner import FetchOptions, PlannedRun, Runner
 from fetchbench.strategies import STRATEGIES
 
 
-def run_strategy(sink, urls, name: str, workers: int = 4, cpus: int = 1, **options) -> RunMeta:
-    """One run of strategy ``name`` in its own child, records into ``sink``."""
-    planned = PlannedRun(STRATEGIES[name], workers, cpus, 1)
+def run_strategy(sink, urls, name: str, workers: int = 4, cpus: int = 1, *,
+                 warmup: bool = False, **options) -> RunMeta:
+    """One run of strategy ``name`` in its own child, records into ``sink``:
+    round 1, or with ``warmup`` the unrecorded warm-up round 0."""
+    planned = PlannedRun(STRATEGIES[name], workers, cpus, 0 if warmup else 1, warmup=warmup)
     return Runner(urls, FetchOptions(**options), sink).run_one(planned)
 
 

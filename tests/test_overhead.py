@@ -15,9 +15,8 @@ from fetchbench.fetch import CLIENTS
 from fetchbench.frames import decode, read_payloads
 from fetchbench.record import RECORD_FIELDS, Record, RunMeta
 from fetchbench.results import ResultsWriter, read_records
-from fetchbench.runner import FetchOptions, PlannedRun, Runner
-from fetchbench.strategies import STRATEGIES
 from fetchbench.worker import Emitter, overhead
+from tests.helpers import run_strategy
 
 
 @dataclass
@@ -48,8 +47,7 @@ def test_options_list_the_clients_fetch_knows():
 def test_sink_with_add_rows_gets_rows_and_the_probe_has_overhead(server, client):
     urls = [server.url(f"/o/{i}", bytes=32) for i in range(40)]
     sink = RowSink()
-    meta = Runner(urls, FetchOptions(client=client), sink).run_one(
-        PlannedRun(STRATEGIES["serial"], 1, 1, 1))
+    meta = run_strategy(sink, urls, "serial", workers=1, client=client)
     rows = [row for batch in sink.batches for row in batch]
     assert sorted(row[RECORD_FIELDS.index("index")] for row in rows) == list(range(40))
     assert all(Record(*row).ok and Record(*row).bytes == 32 for row in rows)
@@ -65,7 +63,7 @@ def test_sink_with_add_rows_gets_rows_and_the_probe_has_overhead(server, client)
 def test_missing_urls_reach_a_rows_sink_as_rows(server):
     urls = [server.url(f"/m/{i}", delay=0.2, bytes=10) for i in range(10)]
     sink = RowSink()
-    Runner(urls, FetchOptions(max_time=0.1), sink).run_one(PlannedRun(STRATEGIES["serial"], 1, 1, 1))
+    run_strategy(sink, urls, "serial", workers=1, max_time=0.1)
     rows = sorted((row for batch in sink.batches for row in batch),
                   key=operator.itemgetter(RECORD_FIELDS.index("index")))
     errors = [row[RECORD_FIELDS.index("error")] for row in rows]

@@ -8,6 +8,7 @@ import pytest
 
 from fetchbench.runner import FetchOptions, Interrupted, PlannedRun, Runner, build_plan
 from fetchbench.strategies import ALL, CLASSIC, EVERY, STRATEGIES
+from tests.helpers import run_strategy
 
 
 def test_thread_after_gevent_pool_uses_real_threads_and_plain_sockets(server, sink):
@@ -80,8 +81,7 @@ def test_default_workers():
 
 def test_max_time_records_the_rest_as_not_run(server, sink):
     urls = [server.url(f"/m/{i}", delay=0.2, bytes=10) for i in range(30)]
-    meta = Runner(urls, FetchOptions(max_time=0.5), sink).run_one(
-        PlannedRun(STRATEGIES["serial"], 1, 1, 1))
+    meta = run_strategy(sink, urls, "serial", workers=1, max_time=0.5)
     errors = [r.error for r in sorted(sink.records, key=lambda r: r.index)]
     assert len(errors) == 30
     # Stopped early, counted rather than timed: every fetch takes at least the
@@ -100,10 +100,9 @@ def test_ctrl_c_in_a_run_keeps_its_meta_only_when_it_is_recorded(server, sink, w
     import threading
 
     urls = [server.url(f"/ctrl-c/{i}", delay=0.2, bytes=10) for i in range(30)]
-    planned = PlannedRun(STRATEGIES["serial"], 1, 1, 0 if warmup else 1, warmup=warmup)
     threading.Timer(1.0, signal.raise_signal, (signal.SIGINT,)).start()
     with pytest.raises(Interrupted):
-        Runner(urls, FetchOptions(), sink).run_one(planned)
+        run_strategy(sink, urls, "serial", workers=1, warmup=warmup)
     if warmup:
         assert (sink.runs, sink.records) == ([], [])
     else:

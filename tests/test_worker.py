@@ -10,8 +10,7 @@ import pytest
 
 from fetchbench import worker
 from fetchbench.frames import decode, read_payloads
-from fetchbench.runner import FetchOptions, PlannedRun, Runner
-from fetchbench.strategies import STRATEGIES
+from tests.helpers import run_strategy
 
 REQUESTS = 10_000
 
@@ -23,8 +22,7 @@ REQUESTS = 10_000
 )
 def test_descriptors_return_to_start_after_10000_requests(server, sink, name, workers):
     urls = [server.url(f"/fd/{i}", bytes=16) for i in range(REQUESTS)]
-    meta = Runner(urls, FetchOptions(timeout=30), sink).run_one(
-        PlannedRun(STRATEGIES[name], workers, 1, 1))
+    meta = run_strategy(sink, urls, name, workers, timeout=30)
     assert len(sink.records) == REQUESTS
     assert all(r.error == "" and r.bytes == 16 for r in sink.records)
     assert meta.probe["fds_before"] > 0

@@ -14,9 +14,8 @@ import uuid
 
 import pytest
 
-from fetchbench.runner import FetchOptions, PlannedRun, Runner
-from fetchbench.strategies import STRATEGIES
 from fetchbench.strategies.split import plan_slices
+from tests.helpers import run_strategy
 from tests.test_benchmark import processes_with_marker
 
 
@@ -33,8 +32,7 @@ def test_slices_deal_urls_round_robin_and_split_workers():
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs 2 CPUs")
 def test_one_patched_child_per_cpu_and_one_record_per_url(server, sink):
     urls = [server.url(f"/pg/{i}", bytes=100 + i) for i in range(40)]
-    meta = Runner(urls, FetchOptions(), sink).run_one(
-        PlannedRun(STRATEGIES["process-gevent"], 8, 2, 1))
+    meta = run_strategy(sink, urls, "process-gevent", workers=8, cpus=2)
     assert meta.complete, meta.note
     assert meta.probe["gevent_patched"] is False  # the parent of the children is never patched
     children = meta.probe["children"]
