@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fetchbench.frames import decode, read_payloads
 from fetchbench.record import RunMeta
 from fetchbench.runner import FetchOptions, PlannedRun, Runner
 from fetchbench.strategies import STRATEGIES
@@ -13,6 +14,11 @@ def run_strategy(sink, urls, name: str, workers: int = 4, cpus: int = 1, *,
     round 1, or with ``warmup`` the unrecorded warm-up round 0."""
     planned = PlannedRun(STRATEGIES[name], workers, cpus, 0 if warmup else 1, warmup=warmup)
     return Runner(urls, FetchOptions(**options), sink).run_one(planned)
+
+
+def read_messages(stream) -> list[dict]:
+    """Every frame on ``stream``, decoded."""
+    return [decode(payload) for payload in read_payloads(stream)]
 
 
 def assert_one_line_exit_2(status: int, err: str, *fragments: str) -> None:

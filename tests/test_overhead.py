@@ -12,11 +12,10 @@ import pytest
 
 from fetchbench import options
 from fetchbench.fetch import CLIENTS
-from fetchbench.frames import decode, read_payloads
 from fetchbench.record import RECORD_FIELDS, Record, RunMeta
 from fetchbench.results import ResultsWriter, read_records
 from fetchbench.worker import Emitter, overhead
-from tests.helpers import run_strategy
+from tests.helpers import read_messages, run_strategy
 
 
 @dataclass
@@ -95,8 +94,8 @@ def test_emitter_from_many_threads_sends_every_record_once():
     read_fd, write_fd = os.pipe()
     count = 5000
     emit = Emitter(write_fd, count, operator.attrgetter(*RECORD_FIELDS))
-    payloads: list[bytes] = []
-    reader = threading.Thread(target=lambda: payloads.extend(read_payloads(os.fdopen(read_fd, "rb"))))
+    messages: list[dict] = []
+    reader = threading.Thread(target=lambda: messages.extend(read_messages(os.fdopen(read_fd, "rb"))))
     reader.start()
 
     def work(start: int) -> None:
@@ -112,7 +111,7 @@ def test_emitter_from_many_threads_sends_every_record_once():
     emit.flush()
     os.close(write_fd)
     reader.join()
-    rows = [row for payload in payloads for row in decode(payload)["records"]]
+    rows = [row for message in messages for row in message["records"]]
     assert sorted(row[4] for row in rows) == list(range(count))
     assert all(not row[5].startswith("duplicate") for row in rows)
     assert emit.calls == count and emit.busy > 0
@@ -156,6 +155,6 @@ def test_emitter_without_locks_for_gevent_children_batches_the_same():
     emit.flush()
     os.close(write_fd)
     with os.fdopen(read_fd, "rb") as stream:
-        batches = [decode(payload)["records"] for payload in read_payloads(stream)]
+        batches = [message["records"] for message in read_messages(stream)]
     assert len(batches) >= 3 and max(len(b) for b in batches) <= 256  # FLUSH_RECORDS at most
     assert sorted(row[4] for b in batches for row in b) == list(range(600))

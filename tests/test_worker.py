@@ -3,14 +3,15 @@ a strategy that ran short-handed leaves an incomplete run with a note."""
 
 from __future__ import annotations
 
-import io
+import dataclasses
 import os
 
 import pytest
 
 from fetchbench import worker
-from fetchbench.frames import decode, read_payloads
-from tests.helpers import run_strategy
+from fetchbench.runner import ChildRun, FetchOptions, PlannedRun
+from fetchbench.strategies import STRATEGIES
+from tests.helpers import read_messages, run_strategy
 
 REQUESTS = 10_000
 
@@ -47,17 +48,16 @@ def run(urls, workers, make_fetcher, emit):
     ("dead", f"{SHORT_HANDED}; a worker died: 4 URLs recorded as worker_died"),
 ])
 def test_a_run_with_workers_not_ready_is_incomplete_and_says_why(server, path, note):
-    job = {"strategy": "process", "module": __name__, "uses_gevent": False, "workers": 3,
-           "cpus": 1, "round": 1, "timeout": 10.0, "max_bytes": 1 << 20, "keepalive": True,
-           "max_time": None, "client": "requests"}
     urls = [server.url(f"/{path}/{i}", bytes=10) for i in range(4)]
+    planned = PlannedRun(dataclasses.replace(STRATEGIES["process"], module=__name__), 3, 1, 1)
+    job = ChildRun(planned, urls, FetchOptions(max_bytes=1 << 20)).job()
     read_end, write_end = os.pipe()
     try:
         assert worker.run_job(job, urls, write_end) == 0
     finally:
         os.close(write_end)
     with os.fdopen(read_end, "rb") as stream:
-        messages = [decode(p) for p in read_payloads(io.BufferedReader(stream))]
+        messages = read_messages(stream)
     rows = [row for m in messages for row in m.get("records", [])]
     meta = messages[-1]["meta"]
     assert len(rows) == len(urls)
