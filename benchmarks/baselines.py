@@ -206,7 +206,7 @@ RUNS = {
 }
 
 
-def cpu_seconds() -> float:
+def cpu_seconds_with_children() -> float:
     """User + system CPU of this process and of the children it has reaped."""
     import resource
 
@@ -223,9 +223,9 @@ def main() -> int:
 
         monkey.patch_all()
     __import__(job["client"])  # imported once, before any fork, as fetchbench does
-    cpu0 = cpu_seconds()
+    cpu0 = cpu_seconds_with_children()
     spans = RUNS[job["strategy"]](job["urls"], job["workers"], job["client"])
-    cpu = cpu_seconds() - cpu0
+    cpu = cpu_seconds_with_children() - cpu0
     ok = sum(s.ok for s in spans)
     makespan = max(s.last for s in spans) - min(s.first for s in spans)
     print(json.dumps({

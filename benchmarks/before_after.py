@@ -1,13 +1,16 @@
 """The fetchbench command of a past commit against the working tree, on the same list.
 
-``python benchmarks/before_after.py [REV] [--urls N] [--reps K] [--delay S]
-[--workers W] [--client C]`` extracts ``fetchbench/`` of REV (default HEAD)
-with ``git archive`` into a temporary directory, then runs ``python -m
-fetchbench`` from there and from this checkout, alternately, on one 1 KiB list
-served by the embedded server (default: zero delay, 10 workers, requests), and
-prints per strategy the median throughput of each and the CPU of the whole
-command (parent and child, start-up included, which both pay alike). E.g.
-target 1's process row, before and after a change::
+``python benchmarks/before_after.py [REV] [--urls N] [--reps K] [--strategies A,B,...]
+[--delay S] [--workers W] [--client C]`` extracts ``fetchbench/`` of REV
+(default HEAD) with ``git archive`` into a temporary directory
+(``run.checkout_package``), then runs ``python -m fetchbench`` from there and
+from this checkout, each put first on ``PYTHONPATH`` (so neither side is
+whatever fetchbench happens to be installed), alternately, on one 1 KiB list
+served by the embedded server (default: zero delay, 10 workers, requests, the
+five classic strategies), and prints per strategy the median throughput of
+each and the CPU of the whole command (parent and child, start-up included,
+which both pay alike). E.g. target 1's process row, before and after a
+change::
 
     python benchmarks/before_after.py 4de7727 --strategies process --urls 500 \
         --delay 0.1 --workers 50 --reps 5
@@ -18,14 +21,12 @@ Only 127.0.0.1 is contacted.
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import resource
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 from pathlib import Path
 
@@ -35,18 +36,17 @@ from run import (  # noqa: E402  (benchmarks/run.py, which puts the checkout on 
     STRATEGIES,
     EmbeddedServer,
     alternate,
+    checkout_package,
     cpu_seconds,
     fetchbench_command,
     write_urls,
 )
 
 
-def run(code: Path | None, urls_file: Path, strategy: str, out: Path,
+def run(code: Path, urls_file: Path, strategy: str, out: Path,
         args: argparse.Namespace) -> tuple[float, float]:
-    """(req/s, CPU seconds) of one ``fetchbench`` command, from ``code`` or this checkout."""
-    env = dict(os.environ)
-    if code is not None:
-        env["PYTHONPATH"] = str(code)
+    """(req/s, CPU seconds) of one ``fetchbench`` command, with ``code`` (holding fetchbench/)."""
+    env = {**os.environ, "PYTHONPATH": str(code)}
     before = cpu_seconds(resource.RUSAGE_CHILDREN)
     command = fetchbench_command(urls_file, [strategy], out, "-w", str(args.workers),
                                  "--client", args.client)
@@ -59,20 +59,18 @@ def run(code: Path | None, urls_file: Path, strategy: str, out: Path,
 def main() -> int:
     """Alternate old and new, print the medians."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("rev", nargs="?", default="HEAD")
-    parser.add_argument("--urls", type=int, default=2000)
-    parser.add_argument("--reps", type=int, default=3)
-    parser.add_argument("--strategies", default=",".join(STRATEGIES))
+    parser.add_argument("rev", nargs="?", default="HEAD", help="the past commit (default HEAD)")
+    parser.add_argument("--urls", type=int, default=2000, help="list length (default 2000)")
+    parser.add_argument("--reps", type=int, default=3,
+                        help="alternating repetitions per strategy (default 3)")
+    parser.add_argument("--strategies", default=",".join(STRATEGIES),
+                        help=f"comma-separated (default {','.join(STRATEGIES)})")
     parser.add_argument("--delay", type=float, default=0.0, help="server delay, s (default 0)")
     parser.add_argument("--workers", type=int, default=10, help="-w (default 10)")
     parser.add_argument("--client", default="requests", help="--client (default requests)")
     args = parser.parse_args()
-    archive = subprocess.run(["git", "archive", args.rev, "fetchbench"], cwd=ROOT,
-                             capture_output=True, check=True).stdout
     with tempfile.TemporaryDirectory() as tmp, EmbeddedServer() as server:
-        old = Path(tmp) / "old"
-        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-            tar.extractall(old, filter="data")
+        old = checkout_package(args.rev, Path(tmp) / "old")
         urls_file = write_urls(Path(tmp), "urls",
                                (server.url(f"/ba/{i}", delay=args.delay, bytes=1024)
                                 for i in range(args.urls)))
@@ -84,7 +82,7 @@ def main() -> int:
         for strategy in args.strategies.split(","):
             got: dict[str, list[tuple[float, float]]] = {"old": [], "new": []}
             both = [(name, lambda code=code, s=strategy: run(code, urls_file, s, Path(tmp), args))
-                    for name, code in (("old", old), ("new", None))]
+                    for name, code in (("old", old), ("new", ROOT))]
             for rep in range(args.reps):
                 for name, figures in alternate(both, rep).items():
                     got[name].append(figures)

@@ -34,8 +34,8 @@ def round_trip(sock: socket.socket, request: bytes) -> float:
         if not chunk:
             raise ConnectionError("the server closed the connection")
         data += chunk
-        head, _, body = data.partition(b"\r\n\r\n")
-        if not _:
+        head, sep, body = data.partition(b"\r\n\r\n")
+        if not sep:
             continue
         length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
                       if line.lower().startswith(b"content-length:"))

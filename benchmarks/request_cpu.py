@@ -27,8 +27,8 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import baselines  # noqa: E402
+import run  # noqa: E402  (benchmarks/run.py: alternate; it puts the checkout on sys.path)
 
 from fetchbench.fetch import CLIENTS, FetchConfig, Fetcher, RunLabel  # noqa: E402
 from fetchbench.record import ROW  # noqa: E402
@@ -66,13 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     tool, loop = [], []
     with EmbeddedServer() as server, open(os.devnull, "wb") as devnull:
         urls = [server.url(f"/cpu/{i}", bytes=1024) for i in range(args.urls)]
-        for rep in range(args.reps):  # alternate which goes first
-            if rep % 2:
-                loop.append(loop_pass(urls, args.client))
-                tool.append(tool_pass(urls, args.client, devnull.fileno()))
-            else:
-                tool.append(tool_pass(urls, args.client, devnull.fileno()))
-                loop.append(loop_pass(urls, args.client))
+        both = [("tool", lambda: tool_pass(urls, args.client, devnull.fileno())),
+                ("loop", lambda: loop_pass(urls, args.client))]
+        for rep in range(args.reps):  # which goes first alternates
+            got = run.alternate(both, rep)
+            tool.append(got["tool"])
+            loop.append(got["loop"])
     print(f"{args.client}, {args.urls} sequential requests x {args.reps} passes, CPU µs/request")
     print(f"  fetchbench fetch + emit: median {statistics.median(tool):7.1f}  "
           f"{[round(v) for v in tool]}")

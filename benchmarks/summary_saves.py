@@ -3,52 +3,36 @@
 Adds R runs of N synthetic records (2 % errors) to a ``ResultsWriter`` in a
 temporary directory, as the runner does (``add_rows`` then ``add_run``), and
 times the ``save()`` after each run and the final ``close()``. With
-``--commit REV`` the ``fetchbench/results.py`` of that commit is loaded instead
-of the working tree's, so the two can be compared::
+``--commit REV`` the whole ``fetchbench/`` package of that commit is extracted
+(``run.checkout_package``) and the measurement runs in a child interpreter
+that imports fetchbench from there only, so the two can be compared::
 
     python benchmarks/summary_saves.py --commit 987e5be   # before incremental summaries
     python benchmarks/summary_saves.py                    # the working tree
 
-Writes only to a temporary directory; no network.
+Writes only to temporary directories; no network.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
-from types import ModuleType
 
-from fetchbench.record import Record, RunMeta
+BENCHMARKS = Path(__file__).resolve().parent
+ROOT = BENCHMARKS.parent
+sys.path.insert(0, str(ROOT))  # run from a checkout; fetchbench is imported in main()
 
 STRATEGIES = ("serial", "thread", "process", "gevent-pool")
 
 
-def results_module(commit: str | None) -> ModuleType:
-    """``fetchbench.results`` as it is now, or as it was at ``commit``."""
-    if commit is None:
-        import fetchbench.results
-
-        return fetchbench.results
-    root = Path(__file__).resolve().parent.parent
-    source = subprocess.run(["git", "-C", str(root), "show", f"{commit}:fetchbench/results.py"],
-                            capture_output=True, text=True, check=True).stdout
-    path = Path(tempfile.mkdtemp()) / "results_at_commit.py"
-    path.write_text(source)
-    spec = importlib.util.spec_from_file_location("results_at_commit", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def rows_of_run(run: int, count: int) -> list[tuple]:
     """``count`` record rows of run ``run``: every 50th a timeout."""
+    from fetchbench.record import Record
+
     name = STRATEGIES[run % len(STRATEGIES)]
     return [Record(name, 4, 1, run // len(STRATEGIES) + 1, i, f"http://h/{i}",
                    200 if i % 50 else 0, 1000 + i % 977, 0.001 * i, 0.0004,
@@ -57,18 +41,28 @@ def rows_of_run(run: int, count: int) -> list[tuple]:
             for i in range(count)]
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=20, help="runs (default 20)")
-    parser.add_argument("--rows", type=int, default=50_000, help="records per run (default 50000)")
-    parser.add_argument("--commit", help="load fetchbench/results.py from this commit")
-    args = parser.parse_args(argv)
-    results = results_module(args.commit)
+def at_commit(commit: str, args: argparse.Namespace) -> int:
+    """This script again in a child interpreter, on ``fetchbench/`` as it was at ``commit``."""
+    sys.path.insert(0, str(BENCHMARKS))
+    import run  # benchmarks/run.py: it imports this checkout's fetchbench, hence the child
+
+    with tempfile.TemporaryDirectory(prefix="fetchbench-at-") as tmp:
+        code = run.checkout_package(commit, Path(tmp))
+        return subprocess.run([sys.executable, __file__, "--runs", str(args.runs),
+                               "--rows", str(args.rows), "--code", str(code),
+                               "--label", commit], check=False).returncode
+
+
+def measure(runs: int, rows: int, label: str) -> None:
+    """Add ``runs`` runs of ``rows`` records, time the saves and the close, print them."""
+    from fetchbench.record import RunMeta
+    from fetchbench.results import ResultsWriter
+
     with tempfile.TemporaryDirectory() as directory:
-        writer = results.ResultsWriter(directory, "bench", machine={})
+        writer = ResultsWriter(directory, "bench", machine={})
         saving = 0.0
-        for run in range(args.runs):
-            writer.add_rows(rows_of_run(run, args.rows))
+        for run in range(runs):
+            writer.add_rows(rows_of_run(run, rows))
             name = STRATEGIES[run % len(STRATEGIES)]
             writer.add_run(RunMeta(name, 4, 1, run // len(STRATEGIES) + 1, wall_s=1.0))
             began = time.perf_counter()
@@ -77,8 +71,29 @@ def main(argv: list[str] | None = None) -> int:
         began = time.perf_counter()
         writer.close(complete=True)
         closing = time.perf_counter() - began
-    print(f"{args.commit or 'working tree'}: {args.runs} runs x {args.rows} rows: "
-          f"{args.runs} saves {saving:.2f} s, close {closing:.3f} s")
+    print(f"{label}: {runs} runs x {rows} rows: "
+          f"{runs} saves {saving:.2f} s, close {closing:.3f} s")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=20, help="runs (default 20)")
+    parser.add_argument("--rows", type=int, default=50_000, help="records per run (default 50000)")
+    parser.add_argument("--commit", help="measure fetchbench/ as it was at this commit")
+    # the child of --commit: the directory holding that commit's fetchbench/, and its name
+    parser.add_argument("--code", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--label", default="working tree", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.commit:
+        return at_commit(args.commit, args)
+    if args.code:
+        sys.path.insert(0, str(args.code))
+    import fetchbench
+
+    where = Path(fetchbench.__file__).resolve().parent.parent
+    if where != (args.code or ROOT).resolve():
+        raise SystemExit(f"fetchbench was imported from {where}, not {args.code or ROOT}")
+    measure(args.runs, args.rows, args.label)
     return 0
 
 
