@@ -88,13 +88,42 @@ def test_keepalive_reuses_one_connection_and_no_keepalive_does_not(server, make_
 
 
 def _pools(fetcher: Fetcher) -> list:
-    """The connection pools (one per origin) the fetcher's client holds."""
+    """The connection pools (one per origin) the fetcher's client holds: for
+    requests, those of every adapter's pool manager and proxy managers."""
     client = fetcher.client
     if hasattr(client, "hosts"):
         return list(client.hosts.values())
-    manager = client.session.get_adapter("http://").poolmanager if hasattr(client, "session") \
-        else client.pool
-    return [manager.pools[key] for key in manager.pools.keys()]  # noqa: SIM118 - no iter()
+    if hasattr(client, "session"):
+        adapters = [client.session.get_adapter(prefix) for prefix in ("http://", "https://")]
+        managers = [m for a in adapters for m in (a.poolmanager, *a.proxy_manager.values())]
+    else:
+        managers = [client.pool]
+    return [m.pools[key] for m in managers for key in m.pools.keys()]  # noqa: SIM118 - no iter()
+
+
+@pytest.fixture
+def fresh_environment(monkeypatch):
+    """fetch reads this test's environment, not one an earlier test left cached."""
+    from fetchbench import fetch
+
+    monkeypatch.setattr(fetch, "_ENVIRONMENT", {})
+
+
+@pytest.fixture
+def ca_bundle(fresh_environment, monkeypatch, tmp_path):
+    """An (empty) REQUESTS_CA_BUNDLE in the environment; its path."""
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    return bundle
+
+
+@pytest.fixture
+def environment_proxy(fresh_environment, server, monkeypatch):
+    """HTTP_PROXY is the embedded server, and no other proxy variable is set."""
+    monkeypatch.setenv("HTTP_PROXY", server.base_url)
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
 
 
 def test_prepare_builds_the_pool_the_first_request_uses_without_connecting(server, make_fetcher):
@@ -113,39 +142,23 @@ def test_prepare_builds_the_pool_the_first_request_uses_without_connecting(serve
     fetcher.close()
 
 
-def test_requests_prepare_builds_the_pools_of_proxies_and_ca_bundles_too(server, monkeypatch,
-                                                                         tmp_path):
+def test_requests_prepare_builds_the_pools_of_proxies_and_ca_bundles_too(ca_bundle,
+                                                                         environment_proxy):
     """requests keys its pools by proxy and by TLS settings: prepare must build
     the very pool the GET then uses (one pool per manager: a wrong key would
     replace it), through an environment proxy and with REQUESTS_CA_BUNDLE."""
-    from fetchbench import fetch
-
-    monkeypatch.setattr(fetch, "_ENVIRONMENT", {})
-    bundle = tmp_path / "ca.pem"
-    bundle.write_text("")
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
-    monkeypatch.setenv("HTTP_PROXY", server.base_url)
-    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
-        monkeypatch.delenv(name, raising=False)
     with socket.socket() as probe:  # a port nobody listens on: https fails at connect
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
-
-    def pools(fetcher: Fetcher) -> list:
-        managers = []
-        for prefix in ("http://", "https://"):
-            adapter = fetcher.client.session.get_adapter(prefix)
-            managers += [adapter.poolmanager, *adapter.proxy_manager.values()]
-        return [m.pools[key] for m in managers for key in m.pools.keys()]  # noqa: SIM118
 
     for url, error in [("http://fetchbench.invalid/proxied?bytes=10", ""),
                        (f"https://127.0.0.1:{closed}/tls", "connect")]:
         fetcher = Fetcher(FetchConfig(client="requests"), RunLabel("serial", 1, 1, 1, 0.0))
         fetcher.prepare(url)
-        prepared = pools(fetcher)
+        prepared = _pools(fetcher)
         assert len(prepared) == 1, url
         assert fetcher.fetch(0, url).error == error
-        assert pools(fetcher) == prepared, url
+        assert _pools(fetcher) == prepared, url
         fetcher.close()
 
 
@@ -207,18 +220,12 @@ def test_gaps_are_noted_between_requests_of_one_fetcher(server, client):
     assert len(gaps) == 4 and all(g >= 0 for g in gaps)
 
 
-def test_requests_reads_the_environment_once_per_origin(server, monkeypatch):
+def test_requests_reads_the_environment_once_per_origin(environment_proxy, monkeypatch):
     """Proxy variables still apply (the embedded server answers as the proxy of an
     unresolvable host), but requests' per-call scan of os.environ is done once
     per origin in a process, however many clients fetch from it."""
     import requests
 
-    from fetchbench import fetch
-
-    monkeypatch.setattr(fetch, "_ENVIRONMENT", {})  # this test's environment only
-    monkeypatch.setenv("HTTP_PROXY", server.base_url)
-    monkeypatch.delenv("NO_PROXY", raising=False)
-    monkeypatch.delenv("no_proxy", raising=False)
     reads = []
     original = requests.Session.merge_environment_settings
 
@@ -247,7 +254,7 @@ def test_origin_keys_scheme_and_host():
 
 
 
-def test_environment_ca_bundle_applies_to_https_only(monkeypatch, tmp_path):
+def test_environment_ca_bundle_applies_to_https_only(ca_bundle, monkeypatch):
     """REQUESTS_CA_BUNDLE verifies https:// (redirect hops included: it is the
     https adapter's); http:// requests carry no bundle path, which would cost a
     stat and a new pool key per request in requests' adapter."""
@@ -256,10 +263,6 @@ def test_environment_ca_bundle_applies_to_https_only(monkeypatch, tmp_path):
 
     from fetchbench import fetch
 
-    monkeypatch.setattr(fetch, "_ENVIRONMENT", {})
-    bundle = tmp_path / "ca.pem"
-    bundle.write_text("")
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
     session = fetch.new_session(keepalive=True)
     assert "verify" not in fetch.environment_settings(session, "https://example.test/a")
     assert session.trust_env is False  # read with it on, left off
@@ -270,7 +273,7 @@ def test_environment_ca_bundle_applies_to_https_only(monkeypatch, tmp_path):
                         ("http://example.test/c", True)]:
         prepared = requests.Request("GET", url).prepare()
         session.get_adapter(url).send(prepared, verify=verify)
-    assert sent == [("EnvironmentCAAdapter", str(bundle)), ("EnvironmentCAAdapter", False),
+    assert sent == [("EnvironmentCAAdapter", str(ca_bundle)), ("EnvironmentCAAdapter", False),
                     ("HTTPAdapter", True)]
 
 
