@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from fetchbench.frames import decode, read_payloads
 from fetchbench.record import RunMeta
 from fetchbench.runner import FetchOptions, PlannedRun, Runner
@@ -19,6 +22,12 @@ def run_strategy(sink, urls, name: str, workers: int = 4, cpus: int = 1, *,
 def read_messages(stream) -> list[dict]:
     """Every frame on ``stream``, decoded."""
     return [decode(payload) for payload in read_payloads(stream)]
+
+
+def run_python(script: str) -> subprocess.CompletedProcess[str]:
+    """``script`` run by a fresh interpreter (60 s at most), its output captured as text."""
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          timeout=60, check=False)
 
 
 def assert_one_line_exit_2(status: int, err: str, *fragments: str) -> None:

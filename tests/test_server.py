@@ -35,6 +35,7 @@ from fetchbench.server_render import (
     expected_body,
     parse_head,
 )
+from tests.helpers import run_python
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -615,15 +616,11 @@ def test_accepted_connections_have_tcp_nodelay(host):
 def test_embedded_server_can_be_started_from_a_gevent_patched_program():
     """gevent's patched selectors has no EpollSelector: the server's loop module is
     imported only in the server's own (unpatched) process."""
-    import subprocess
-    import sys
-
     script = ("from gevent import monkey; monkey.patch_all()\n"
               "import urllib.request\n"
               "from fetchbench.server import EmbeddedServer\n"
               "with EmbeddedServer() as server:\n"
               "    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))\n"
               "    print(len(opener.open(server.url(bytes=7)).read()))\n")
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=60, check=False)
+    done = run_python(script)
     assert (done.returncode, done.stdout.strip()) == (0, "7"), done.stderr[-2000:]

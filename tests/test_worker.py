@@ -11,7 +11,7 @@ import pytest
 from fetchbench import worker
 from fetchbench.runner import ChildRun, FetchOptions, PlannedRun
 from fetchbench.strategies import STRATEGIES
-from tests.helpers import read_messages, run_strategy
+from tests.helpers import read_messages, run_python, run_strategy
 
 REQUESTS = 10_000
 
@@ -67,9 +67,6 @@ def test_a_run_with_workers_not_ready_is_incomplete_and_says_why(server, path, n
 def test_two_stop_signals_at_once_interrupt_only_once():
     """The group's SIGTERM and the parent's SIGINT pending together: the worker
     stops once, and its shutdown (records, meta frame) runs to its end."""
-    import subprocess
-    import sys
-
     script = """
 import os, signal
 from fetchbench.worker import install_stop_handlers
@@ -89,6 +86,5 @@ except KeyboardInterrupt:
         pass
 print("stops", stops, "shutdown done")
 """
-    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          timeout=60, check=False)
+    done = run_python(script)
     assert (done.returncode, done.stdout.strip()) == (0, "stops 1 shutdown done"), done.stderr
