@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # imported when a run is built: worker children and --help need not
+if TYPE_CHECKING:  # imported when a run is built: worker children need not
     from fetchbench.compare import CompareSettings
 
 

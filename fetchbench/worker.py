@@ -14,7 +14,8 @@ start of its next (record, emit, the strategy's dispatch, and waiting for the
 CPU; forked process workers are not seen), and the mean time spent in
 ``emit`` per record.
 
-Only stdlib modules are imported before the patch, so nothing in the
+Only stdlib modules (and fetchbench's stdlib-only ``frames``, ``record``
+and ``rlimits``) are imported before the patch, so nothing in the
 process ever sees an unpatched socket (or, for other strategies, a patched
 one). Anything the strategy prints goes to stderr, never into the data.
 """
@@ -221,7 +222,7 @@ def run_job(job: dict, urls: list[str], data_fd: int) -> int:
 
     from fetchbench.fetch import GEVENT_CLIENTS, FetchConfig, Fetcher, RunLabel
 
-    emit = Emitter(data_fd, len(urls), ROW, threads=not job["uses_gevent"])
+    emit = Emitter(data_fd, len(urls), threads=not job["uses_gevent"])
     strategy = importlib.import_module(job["module"])  # imports are start-up, not the run:
     run = strategy.run
     if job["uses_gevent"] and job.get("client") in GEVENT_CLIENTS:  # imported lazily:
@@ -257,7 +258,7 @@ def run_job(job: dict, urls: list[str], data_fd: int) -> int:
     try:
         extra = run(urls, job["workers"], make_fetcher, emit)
     except KeyboardInterrupt:
-        ignore_stop_signals()  # Ctrl-C, the parent's SIGINT, the group's SIGTERM: one is enough
+        ignore_stop_signals()  # as _stop_once does; here too for a KeyboardInterrupt of another origin
         complete, note, status = False, "interrupted", EXIT_INTERRUPTED
         stop.set()
         _let_in_flight_finish(emit, min(config.timeout + 0.5, INTERRUPT_GRACE_SECONDS))

@@ -97,7 +97,7 @@ def run(urls: Sequence[str], workers: int, make_fetcher: MakeFetcher, emit: Emit
         ]
         hosts = _Dispatch(client, chunks, config.deadline, slots * IN_FLIGHT_PER_SLOT,
                           label.t0, emit, template).run()
-    return {"client": config.client, "dask": {
+    return {"dask": {
         "scheduler": scheduler or "LocalCluster",
         "workers": {a: f["host"] for a, f in sorted(facts.items())},
         "task_slots": slots, "threads_per_task": threads, "chunk": size, "chunks": len(chunks),

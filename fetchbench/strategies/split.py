@@ -73,7 +73,7 @@ def child_options(make_fetcher: MakeFetcher) -> tuple[FetchOptions, RunLabel]:
     config, label = template.config, template.label
     shared = {f.name: getattr(config, f.name) for f in fields(FetchOptions)
               if hasattr(config, f.name)}  # timeout, max_bytes, keepalive, client, …
-    deadline = getattr(config, "deadline", None)
+    deadline = config.deadline
     options = FetchOptions(**shared)
     options = replace(
         options,
