@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from fetchbench.stats import summary_from_rows
+from tests.helpers import DATA
 
-SWEEP = Path(__file__).parent / "data" / "capacity" / "sweep.json"
+SWEEP = DATA / "capacity" / "sweep.json"
 """A real run, frozen: all strategies, --workers 1,4,16 --cpus 1,2, 24 URLs at
 delay=50ms, 1 KiB each, on a 2-CPU machine (see tests/data/capacity/README.md)."""
 

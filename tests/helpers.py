@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 from fetchbench.frames import decode, read_payloads
 from fetchbench.record import RunMeta
 from fetchbench.runner import FetchOptions, PlannedRun, Runner
 from fetchbench.strategies import STRATEGIES
+
+DATA = Path(__file__).parent / "data"
+"""tests/data: the frozen results and sweeps the tests read."""
 
 
 def run_strategy(sink, urls, name: str, workers: int = 4, cpus: int = 1, *,

@@ -35,9 +35,7 @@ from fetchbench.compare import (
 )
 from fetchbench.errors import InputError
 from fetchbench.results import load_results
-from tests.helpers import assert_one_line_exit_2
-
-DATA = Path(__file__).parent / "data"
+from tests.helpers import DATA, assert_one_line_exit_2
 
 
 def saved(name: str) -> Path:

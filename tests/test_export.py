@@ -11,8 +11,7 @@ from fetchbench.cli import main
 from fetchbench.errors import UsageError
 from fetchbench.export import check_export, gha_entries, write_exports
 from fetchbench.results import load_results
-
-DATA = Path(__file__).parent / "data"
+from tests.helpers import DATA
 
 
 def saved(name: str) -> Path:

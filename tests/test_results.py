@@ -26,6 +26,7 @@ from fetchbench.results import (
     read_records,
 )
 from fetchbench.stats import STATS_COLUMNS, SUMMARY_COLUMNS, records_frame, summarize
+from tests.helpers import DATA
 
 MACHINE = {"host": "test-host", "cpu_count": 2}
 
@@ -463,8 +464,6 @@ def test_read_records_rejects_a_foreign_csv(tmp_path):
 
 # --- memory: peak PSS, and files written before it existed ----------------------------
 
-FROZEN = Path(__file__).parent / "data"
-
 
 def test_peak_pss_is_saved_and_loaded_with_the_run_and_its_summary(tmp_path):
     w = writer(tmp_path, stem="s")
@@ -484,9 +483,9 @@ def test_peak_pss_is_saved_and_loaded_with_the_run_and_its_summary(tmp_path):
 
 @pytest.mark.parametrize("name", ["base/fetchbench-20261127-080104.json", "capacity/sweep.json"])
 def test_results_saved_before_peak_pss_load_with_it_missing(name):
-    doc = json.loads((FROZEN / name).read_text())
+    doc = json.loads((DATA / name).read_text())
     assert "peak_pss_mib" not in doc["runs"][0] and "peak_pss_mib" not in doc["runs"][0]["summary"]
-    loaded = load_results(FROZEN / name)
+    loaded = load_results(DATA / name)
     assert all(m.peak_pss_mib is None for m in loaded.runs)
     assert loaded.summary["peak_pss_mib"].isna().all()
     rss_based = [r["summary"].get("mib_per_worker") or r["peak_rss_mib"] / r["workers"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pandas as pd
 import pytest
 
@@ -11,8 +9,7 @@ from fetchbench.record import Record, RunMeta
 from fetchbench.report import PIVOT_TITLE, ROUNDS_TITLE, render
 from fetchbench.results import load_results
 from fetchbench.stats import ROUND_COLUMNS, records_frame, round_summary, summarize
-
-DATA = Path(__file__).parent / "data"
+from tests.helpers import DATA
 
 
 def three_rounds() -> pd.DataFrame:
