@@ -30,9 +30,10 @@ import multiprocessing
 import selectors
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
+from typing import Any
 
 from fetchbench.record import Record
 from fetchbench.strategies import Emit, MakeFetcher
@@ -82,7 +83,6 @@ class _Worker:
     held: deque[int] = field(default_factory=deque)  # chunk ids sent, in order
     alive: bool = True
     ready: bool = False  # it has sent READY
-    stopped: bool = False  # stopped by the dispatcher: not ready in time
 
 
 def run(urls: Sequence[str], workers: int, make_fetcher: MakeFetcher,
@@ -113,7 +113,7 @@ def run(urls: Sequence[str], workers: int, make_fetcher: MakeFetcher,
         while any(w.alive and w.held for w in pool):
             _serve_events(events, pool, chunks, pending, emit, lost)
         if pending:  # every worker died: the chunks no one could take are theirs too
-            reason = f"every worker died ({_all_gone(pool, len(stalled))})"
+            reason = f"every worker died ({_all_gone(pool, stalled)})"
             lost.extend((chunk_id, reason) for chunk_id in pending)
             pending.clear()
     finally:
@@ -141,29 +141,20 @@ def _await_ready(events: selectors.BaseSelector, pool: list[_Worker], pending: d
         left = give_up - time.monotonic()
         if not waiting or left <= 0:
             break
-        for key, _ in events.select(left):
-            worker: _Worker = key.data
-            if not worker.alive:
-                continue
-            if key.fileobj is worker.conn:
-                try:
-                    worker.conn.recv()  # READY: nothing else comes before a chunk is sent
-                    worker.ready = True
-                except (EOFError, OSError):
-                    _unwatch(events, worker, pending, lost)
-            elif not worker.conn.poll():
-                _unwatch(events, worker, pending, lost)
+        _receive(events, pending, lost, left, _mark_ready)
     _stop(events, waiting)
     return waiting
+
+
+def _mark_ready(worker: _Worker, message: object) -> None:
+    worker.ready = True  # READY: nothing else comes before a chunk is sent
 
 
 def _stop(events: selectors.BaseSelector, stalled: list[_Worker]) -> None:
     """Stop workers that never got ready: SIGTERM, then SIGKILL after ``STOP_GRACE``."""
     for worker in stalled:
-        events.unregister(worker.conn)
-        events.unregister(worker.process.sentinel)
+        _unregister(events, worker)
         worker.alive = False
-        worker.stopped = True
         worker.process.terminate()
     _reap(stalled, STOP_GRACE)
 
@@ -192,35 +183,53 @@ def _top_up(worker: _Worker, chunks: list[list[int]], pending: deque[int]) -> No
 def _serve_events(events: selectors.BaseSelector, pool: list[_Worker], chunks, pending,
                   emit: Emit, lost: list[tuple[int, str]]) -> None:
     """Wait for results or deaths, and act on them."""
+
+    def results(worker: _Worker, message: tuple[int, list]) -> None:
+        chunk_id, rows = message
+        worker.held.remove(chunk_id)
+        for row in rows:
+            emit(Record(*row))
+        _top_up(worker, chunks, pending)
+
+    if _receive(events, pending, lost, None, results):  # chunks the dead gave back: to the living
+        for worker in pool:
+            _top_up(worker, chunks, pending)
+
+
+def _receive(events: selectors.BaseSelector, pending: deque[int], lost: list[tuple[int, str]],
+             timeout: float | None, on_message: Callable[[_Worker, Any], None]) -> bool:
+    """Wait up to ``timeout`` for events; give each live worker's message to
+    ``on_message`` as it is read, and bury a worker whose pipe broke or whose
+    process ended with nothing left to read. True if one was buried."""
     buried = False
-    for key, _ in events.select():
+    for key, _ in events.select(timeout):
         worker: _Worker = key.data
         if not worker.alive:
             continue
         if key.fileobj is worker.conn:
             try:
-                chunk_id, rows = worker.conn.recv()
+                message = worker.conn.recv()
             except (EOFError, OSError):
-                buried = _unwatch(events, worker, pending, lost)
+                _unwatch(events, worker, pending, lost)
+                buried = True
                 continue
-            worker.held.remove(chunk_id)
-            for row in rows:
-                emit(Record(*row))
-            _top_up(worker, chunks, pending)
+            on_message(worker, message)
         elif not worker.conn.poll():
-            buried = _unwatch(events, worker, pending, lost)
-    if buried:  # chunks given back by the dead go to the living
-        for worker in pool:
-            _top_up(worker, chunks, pending)
+            _unwatch(events, worker, pending, lost)
+            buried = True
+    return buried
+
+
+def _unregister(events: selectors.BaseSelector, worker: _Worker) -> None:
+    events.unregister(worker.conn)
+    events.unregister(worker.process.sentinel)
 
 
 def _unwatch(events: selectors.BaseSelector, worker: _Worker, pending: deque[int],
-             lost: list[tuple[int, str]]) -> bool:
-    """Stop watching a dead worker and bury it; True."""
-    events.unregister(worker.conn)
-    events.unregister(worker.process.sentinel)
+             lost: list[tuple[int, str]]) -> None:
+    """Stop watching a dead worker and bury it."""
+    _unregister(events, worker)
     _bury(worker, pending, lost)
-    return True
 
 
 def _bury(worker: _Worker, pending: deque[int], lost: list[tuple[int, str]]) -> None:
@@ -241,10 +250,10 @@ def _not_ready(count: int) -> str:
     return f"{count} worker{'s' if count != 1 else ''} not ready after {READY_TIMEOUT:g} s"
 
 
-def _all_gone(pool: list[_Worker], stalled: int) -> str:
+def _all_gone(pool: list[_Worker], stalled: list[_Worker]) -> str:
     """Why no worker is left: how many were not ready in time, and one that died."""
-    died = next((w for w in pool if not w.alive and not w.stopped), None)
-    parts = [_not_ready(stalled)] if stalled else []
+    died = next((w for w in pool if not w.alive and w not in stalled), None)
+    parts = [_not_ready(len(stalled))] if stalled else []
     return "; ".join(parts + ([_death(died)] if died is not None else []))
 
 
